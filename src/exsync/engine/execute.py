@@ -1,0 +1,284 @@
+"""Careful execution of a plan (rule 9).
+
+Per chunk of operations: look every stamp up before creating; journal every write with its
+before and after values; write to the remote side (the stamp goes with the item); only then
+record the link. A crash between any two of these steps leaves at worst a resurrection or a
+conflict for the next run to report: the next run finds a created item again by its stamp, sees an
+update as "same content on both sides" and a delete as "gone on both sides".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from exsync.connector import (
+    Connector,
+    Create,
+    Deleted,
+    Gone,
+    ItemError,
+    Scope,
+    Side,
+    Throttled,
+    Update,
+    VersionConflict,
+    Write,
+    Written,
+)
+from exsync.engine import planner
+from exsync.engine.merge import FieldConflict
+from exsync.engine.planner import Op
+from exsync.engine.policy import Policy
+from exsync.engine.view import SideView, item_id, side_state
+from exsync.state.records import ConflictEntry, JournalEntry, Link, Pending
+
+Step = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class Counts:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+    def add(self, write: Write) -> None:
+        if isinstance(write, Create):
+            self.created += 1
+        elif isinstance(write, Update):
+            self.updated += 1
+        else:
+            self.deleted += 1
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "deleted": self.deleted}
+
+
+@dataclass(slots=True)
+class Tally:
+    """What a run did: writes per side, conflicts logged, per-item errors."""
+
+    writes: dict[Side, Counts] = field(default_factory=lambda: {s: Counts() for s in Side})
+    conflicts: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    done: list[Op] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
+
+    def error(self, op: Op, message: str, category: str = "data") -> None:
+        ids = op.ids()
+        item = ids[Side.MAILBOX] or ids[Side.BUSINESS] or op.key
+        self.errors.append({"item": item, "key": op.key, "message": message, "category": category})
+        for side, ident in ids.items():
+            if ident:
+                self.pending.append(Pending(side.value, ident, message))
+
+
+@dataclass
+class Executor:
+    profile: str
+    part: str
+    policy: Policy
+    connectors: dict[Side, Connector]
+    store: Any  # exsync.state.StateStore (typed loosely to keep the engine testable with any store)
+    run_id: int
+    chunk: int = 20
+    max_attempts: int = 6
+    sleep: Callable[[float], None] = time.sleep
+    on_step: Step = lambda step: None
+    tally: Tally = field(default_factory=Tally)
+
+    def execute(self, ops: Sequence[Op]) -> Tally:
+        for start in range(0, len(ops), self.chunk):
+            self._chunk(list(ops[start : start + self.chunk]))
+        return self.tally
+
+    # -- one chunk -------------------------------------------------------------------------
+    def _chunk(self, ops: list[Op]) -> None:
+        ops = self._look_up_creates(ops)
+        journal = self._journal(ops)
+        failed: set[int] = set()
+        results: dict[int, dict[Side, Written | Deleted]] = {i: {} for i in range(len(ops))}
+        for side in (Side.MAILBOX, Side.BUSINESS):
+            todo = [i for i, op in enumerate(ops) if side in op.writes and i not in failed]
+            for i, outcome in self._apply(side, [ops[i].writes[side] for i in todo], todo):
+                if isinstance(outcome, Written | Deleted):
+                    results[i][side] = outcome
+                    self.tally.writes[side].add(ops[i].writes[side])
+                else:
+                    failed.add(i)
+                    self._failed(ops[i], outcome)
+            self.on_step(f"after-write:{side.value}")
+        self._record(ops, results, failed, journal)
+
+    def _look_up_creates(self, ops: list[Op]) -> list[Op]:
+        """Before creating, look the stamp up: an item found is paired, not created again."""
+        for side in Side:
+            creates = {i: w for i, op in enumerate(ops) if isinstance(w := op.writes.get(side), Create)}
+            if not creates:
+                continue
+            found = self.connectors[side].find([w.stamp for w in creates.values()])
+            for i, write in creates.items():
+                op = ops[i]
+                hits = [r for r in found.get(write.stamp, []) if r.scope is not Scope.DELETED]
+                if not hits:
+                    continue
+                source = op.sources[side.other]
+                brec, mrec = (hits[0], source) if side is Side.BUSINESS else (source, hits[0])
+                paired = planner.pair(
+                    self.part, self.policy, brec, mrec, "found by its stamp before creating"
+                )
+                paired.link = op.link
+                ops[i] = paired
+        return ops
+
+    def _journal(self, ops: list[Op]) -> dict[tuple[int, Side], int]:
+        entries: list[JournalEntry] = []
+        where: list[tuple[int, Side]] = []
+        for i, op in enumerate(ops):
+            for side, write in op.writes.items():
+                entries.append(self._entry(op, side, write))
+                where.append((i, side))
+        self.on_step("before-journal")
+        ids = self.store.journal(entries) if entries else []
+        self.on_step("after-journal")
+        return dict(zip(where, ids, strict=True))
+
+    def _entry(self, op: Op, side: Side, write: Write) -> JournalEntry:
+        source = op.sources.get(side)
+        before: Any = source.item.projection() if source is not None else None
+        if before is None and op.link is not None and not isinstance(write, Create):
+            before = op.link.snapshot
+        if isinstance(write, Create):
+            action, item_id, after = "create", None, write.item.projection()
+        elif isinstance(write, Update):
+            action, item_id, after = "update", write.id, write.patch
+        else:
+            action, item_id, after = "delete", write.id, None
+        other = op.sources.get(side.other)
+        key = op.key or (other.id if other is not None else "")
+        return JournalEntry(
+            self.profile, self.part, self.run_id, side.value, action,  # type: ignore[arg-type]
+            key, item_id, before, after,
+        )  # fmt: skip
+
+    def _apply(self, side: Side, writes: list[Write], where: list[int]) -> Iterator[tuple[int, Any]]:
+        """Apply writes, retrying the throttled ones after their own wait (scenarios 36, 37)."""
+        todo = list(zip(where, writes, strict=True))
+        for attempt in range(self.max_attempts):
+            if not todo:
+                return
+            outcomes = self.connectors[side].apply([w for _, w in todo])
+            retry: list[tuple[int, Write]] = []
+            wait = 0.0
+            for (i, write), outcome in zip(todo, outcomes, strict=True):
+                if isinstance(outcome, Throttled) and attempt + 1 < self.max_attempts:
+                    retry.append((i, write))
+                    wait = max(wait, outcome.wait)
+                else:
+                    yield i, outcome
+            todo = retry
+            if todo:
+                self.sleep(wait)
+
+    def _failed(self, op: Op, error: Exception) -> None:
+        """A write failed alone: re-read and decide again, or report the item."""
+        if isinstance(error, VersionConflict | Gone) and op.link is not None and self._redecide(op):
+            return
+        category = getattr(error, "category", "data") if isinstance(error, ItemError) else "data"
+        self.tally.error(op, f"{op.action} failed: {error}", category)
+
+    def _redecide(self, op: Op) -> bool:
+        """A 412 or 404: read both items again and decide again, once (scenarios 38, 39)."""
+        link = op.link
+        assert link is not None
+        views: dict[Side, SideView] = {}
+        for side in Side:
+            view = SideView(side, full=False, listed={})
+            ident = item_id(link, side)
+            if ident is not None:
+                view.add(self.connectors[side].fetch([ident]), {ident})
+            views[side] = view
+        again = planner.decide(
+            self.part, self.policy, link, side_state(link, views[Side.BUSINESS]),
+            side_state(link, views[Side.MAILBOX]),
+        )  # fmt: skip
+        if again is None or again.action == "nothing":
+            return True
+        sub = Executor(
+            self.profile, self.part, self.policy, self.connectors, self.store, self.run_id,
+            chunk=1, max_attempts=self.max_attempts, sleep=self.sleep, on_step=self.on_step,
+            tally=self.tally,
+        )  # fmt: skip
+        sub._chunk([again])
+        return True
+
+    # -- recording -------------------------------------------------------------------------
+    def _record(
+        self,
+        ops: list[Op],
+        results: dict[int, dict[Side, Written | Deleted]],
+        failed: set[int],
+        journal: dict[tuple[int, Side], int],
+    ) -> None:
+        upsert: list[Link] = []
+        drop: list[str] = []
+        finish: list[tuple[int, str, Any, str]] = []
+        conflicts: list[ConflictEntry] = []
+        for i, op in enumerate(ops):
+            for side in op.writes:
+                jid = journal.get((i, side))
+                outcome = results[i].get(side)
+                if jid is not None:
+                    status = "done" if outcome is not None else "failed"
+                    written = {"id": outcome.id} if isinstance(outcome, Written) else None
+                    finish.append((jid, status, written, "" if outcome else "see run errors"))
+            if i in failed:
+                continue
+            after = self._completed(op, results[i])
+            if after is None:
+                if op.link is not None:
+                    drop.append(op.link.key)
+            else:
+                if op.link is not None and op.link.key != after.key:
+                    drop.append(op.link.key)
+                upsert.append(after)
+            conflicts.extend(self._conflicts(op, after))
+            self.tally.done.append(op)
+        self.on_step("before-record")
+        self.store.save_links(self.profile, self.part, upsert, drop)
+        if finish:
+            self.store.journal_finish(finish)
+        if conflicts:
+            self.tally.conflicts += self.store.log_conflicts(conflicts)
+        self.on_step("after-record")
+
+    def _completed(self, op: Op, results: dict[Side, Written | Deleted]) -> Link | None:
+        """The link to record, with the ids and versions the writes returned."""
+        if op.after is None:
+            return None
+        after = replace(op.after, last_result=f"{op.action}: {op.reason}", last_error="")
+        for side, outcome in results.items():
+            if isinstance(outcome, Written):
+                if side is Side.BUSINESS:
+                    after.business_id, after.business_version = outcome.id, outcome.version
+                    if not after.key:
+                        after.key = planner.correlation_key(self.part, outcome.id)
+                else:
+                    after.mailbox_id, after.mailbox_version = outcome.id, outcome.version
+        return after
+
+    def _conflicts(self, op: Op, after: Link | None) -> list[ConflictEntry]:
+        key = (after.key if after is not None else None) or op.key or ""
+        return [self._conflict_entry(key, op, c) for c in op.conflicts]
+
+    def _conflict_entry(self, key: str, op: Op, c: FieldConflict) -> ConflictEntry:
+        r = c.resolution
+        winner = "none" if r is None else ("delete" if r.value is None and r.winner == "none" else r.winner)
+        versions = {s: rec.version for s, rec in op.sources.items()}
+        return ConflictEntry(
+            self.profile, self.part, key, c.field, c.business, c.mailbox,
+            versions.get(Side.BUSINESS, ""), versions.get(Side.MAILBOX, ""), c.base,
+            winner, None if r is None else r.value,
+        )  # fmt: skip
