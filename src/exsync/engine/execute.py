@@ -140,8 +140,12 @@ class Executor:
             for side, write in op.writes.items():
                 entries.append(self._entry(op, side, write))
                 where.append((i, side))
+        # The losing values go to the conflict log before anything is overwritten.
+        conflicts = [e for op in ops for e in self._conflicts(op)]
         self.on_step("before-journal")
         ids = self.store.journal(entries) if entries else []
+        if conflicts:
+            self.tally.conflicts += self.store.log_conflicts(conflicts)
         self.on_step("after-journal")
         return dict(zip(where, ids, strict=True))
 
@@ -225,7 +229,6 @@ class Executor:
         upsert: list[Link] = []
         drop: list[str] = []
         finish: list[tuple[int, str, Any, str]] = []
-        conflicts: list[ConflictEntry] = []
         for i, op in enumerate(ops):
             for side in op.writes:
                 jid = journal.get((i, side))
@@ -244,14 +247,11 @@ class Executor:
                 if op.link is not None and op.link.key != after.key:
                     drop.append(op.link.key)
                 upsert.append(after)
-            conflicts.extend(self._conflicts(op, after))
             self.tally.done.append(op)
         self.on_step("before-record")
         self.store.save_links(self.profile, self.part, upsert, drop)
         if finish:
             self.store.journal_finish(finish)
-        if conflicts:
-            self.tally.conflicts += self.store.log_conflicts(conflicts)
         self.on_step("after-record")
 
     def _completed(self, op: Op, results: dict[Side, Written | Deleted]) -> Link | None:
@@ -269,8 +269,9 @@ class Executor:
                     after.mailbox_id, after.mailbox_version = outcome.id, outcome.version
         return after
 
-    def _conflicts(self, op: Op, after: Link | None) -> list[ConflictEntry]:
-        key = (after.key if after is not None else None) or op.key or ""
+    def _conflicts(self, op: Op) -> list[ConflictEntry]:
+        ids = op.ids()
+        key = op.key or ids[Side.MAILBOX] or ids[Side.BUSINESS] or ""
         return [self._conflict_entry(key, op, c) for c in op.conflicts]
 
     def _conflict_entry(self, key: str, op: Op, c: FieldConflict) -> ConflictEntry:

@@ -230,6 +230,7 @@ def _unlinked(
             result.identity_conflicts.append(IdentityConflict(ident, sorted(r.id for r in records)))
     paired: set[str] = set()
     bview = views[Side.BUSINESS]
+    stamped = _closest_by_stamp(part, unlinked[Side.MAILBOX], bview, links)
 
     for mrec in unlinked[Side.MAILBOX]:
         if mrec.stamp in relinked:
@@ -237,9 +238,11 @@ def _unlinked(
         brec = None
         reason = ""
         bid = business_id_of(part, mrec.stamp) if mrec.stamp else None
-        if bid is not None and bid not in paired and correlation_key(part, bid) not in links:
+        if bid is not None and stamped.get(bid) is mrec:
             brec = business.get(bid) or bview.records.get(bid)
             reason = "found by its correlation key"
+            if brec is not None and brec.scope is Scope.DELETED:
+                brec = None  # the row it was made from is deleted: look further
         if brec is None and mrec.id in by_origin and by_origin[mrec.id].id not in paired:
             brec, reason = by_origin[mrec.id], "found by its creation token"
         ident = mrec.item.identity()
@@ -262,6 +265,29 @@ def _unlinked(
         if op is not None:
             ops.append(op)
     return ops
+
+
+def _closest_by_stamp(
+    part: str, records: list[Record], bview: SideView, links: Mapping[str, Link]
+) -> dict[str, Record]:
+    """For each unlinked business id, the stamped mailbox item closest to it in content.
+
+    A user's copies carry the same stamp (rule 6); when no link says which is the original
+    (a lost state store), the one that differs in the fewest fields is paired, the rest are new.
+    """
+    best: dict[str, tuple[int, str, Record]] = {}
+    for mrec in records:
+        bid = business_id_of(part, mrec.stamp) if mrec.stamp else None
+        if bid is None or correlation_key(part, bid) in links:
+            continue
+        brec = bview.records.get(bid)
+        if brec is None:
+            continue
+        bp, mp = brec.item.projection(), mrec.item.projection()
+        score = (sum(1 for name in bp if bp[name] != mp.get(name)), mrec.id, mrec)
+        if bid not in best or score[:2] < best[bid][:2]:
+            best[bid] = score
+    return {bid: score[2] for bid, score in best.items()}
 
 
 def _new_item(part: str, policy: Policy, side: Side, record: Record) -> Op | None:
