@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from exsync.connector import Scope, Side
-from exsync.engine import PairRun, Policy, RunOptions, direction
+from exsync.engine import MailboxWins, PairRun, Policy, RecordOnly, RunOptions, direction
 from exsync.model import Contact
 from exsync.state import StateStore
 from exsync.testing.faults import Crash
@@ -29,10 +29,11 @@ PROFILE, PART = "JD", "contacts"
 FIELDS = ("first_name", "last_name", "city", "job_title")
 STEPS = ("before-journal", "after-journal", "after-write:mailbox", "after-write:business", "before-record",
          "after-record")  # fmt: skip
-POLICY = Policy(direction=direction("both"), delete_in_mailbox=True, delete_in_business=True)
-
-
 class SyncMachine(RuleBasedStateMachine):
+    """Both directions, deletes carried both ways, business wins conflicts."""
+
+    policy = Policy(direction=direction("both"), delete_in_mailbox=True, delete_in_business=True)
+
     def __init__(self) -> None:
         super().__init__()
         self.business, self.mailbox = memory_pair(PART)
@@ -58,7 +59,7 @@ class SyncMachine(RuleBasedStateMachine):
         return f"v{next(self.counter)}"
 
     def _run(self, **options: object) -> object:
-        return PairRun(PROFILE, PART, POLICY, self.business, self.mailbox, self.store,
+        return PairRun(PROFILE, PART, self.policy, self.business, self.mailbox, self.store,
                        options=RunOptions(sleep=lambda s: None, **options)).run()  # type: ignore[arg-type]  # fmt: skip
 
     # -- users and servers -----------------------------------------------------------------
@@ -187,6 +188,9 @@ class SyncMachine(RuleBasedStateMachine):
         mailbox = {r.id: r for r in self.mailbox.store.records(PART)}
         # convergence
         for key, link in links.items():
+            if link.conflict:  # only record-only leaves a pair flagged and different
+                assert isinstance(self.policy.conflict, RecordOnly), f"{key} flagged under {self.policy}"
+                continue
             if link.in_scope and link.business_id and link.mailbox_id:
                 b, m = business.get(link.business_id), mailbox.get(link.mailbox_id)
                 assert b is not None and m is not None, f"link {key} names a missing item"
@@ -245,10 +249,24 @@ def _superseded(edits: list[tuple[str, str, str, str]], entity: str, field: str,
     return False
 
 
-SyncMachine.TestCase.settings = settings(
-    max_examples=150,
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
+class KeepBusinessRowsMachine(SyncMachine):
+    """The defaults: a mailbox delete leaves the business row (tombstoned link), mailbox wins conflicts."""
+
+    policy = Policy(direction=direction("both"), conflict=MailboxWins())
+
+
+class RecordOnlyMachine(SyncMachine):
+    """Conflicts are only recorded: both sides keep their values and the link stays flagged."""
+
+    policy = Policy(direction=direction("both"), conflict=RecordOnly(), delete_in_business=True)
+
+
+MACHINE_SETTINGS = settings(
+    max_examples=100, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestSyncMachine = SyncMachine.TestCase
+TestSyncMachine.settings = MACHINE_SETTINGS
+TestKeepBusinessRowsMachine = KeepBusinessRowsMachine.TestCase
+TestKeepBusinessRowsMachine.settings = MACHINE_SETTINGS
+TestRecordOnlyMachine = RecordOnlyMachine.TestCase
+TestRecordOnlyMachine.settings = MACHINE_SETTINGS

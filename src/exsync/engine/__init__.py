@@ -12,6 +12,7 @@ from exsync.engine.policy import (
     RecordOnly,
     Resolution,
     direction,
+    policy_for,
 )
 from exsync.engine.run import PairRun, RunOptions, RunReport
 

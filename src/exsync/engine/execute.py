@@ -88,6 +88,9 @@ class Executor:
     sleep: Callable[[float], None] = time.sleep
     on_step: Step = lambda step: None
     tally: Tally = field(default_factory=Tally)
+    # Ids already linked or paired by this plan: a stamp look-up never takes them (a user's copy
+    # carries the stamp of an item that another link or operation owns).
+    claimed: dict[Side, set[str]] = field(default_factory=lambda: {s: set() for s in Side})
 
     def execute(self, ops: Sequence[Op]) -> Tally:
         for start in range(0, len(ops), self.chunk):
@@ -121,9 +124,13 @@ class Executor:
             found = self.connectors[side].find([w.stamp for w in creates.values()])
             for i, write in creates.items():
                 op = ops[i]
-                hits = [r for r in found.get(write.stamp, []) if r.scope is not Scope.DELETED]
+                hits = [
+                    r for r in found.get(write.stamp, [])
+                    if r.scope is not Scope.DELETED and r.id not in self.claimed[side]
+                ]  # fmt: skip
                 if not hits:
                     continue
+                self.claimed[side].add(hits[0].id)
                 source = op.sources[side.other]
                 brec, mrec = (hits[0], source) if side is Side.BUSINESS else (source, hits[0])
                 paired = planner.pair(
@@ -213,7 +220,7 @@ class Executor:
         sub = Executor(
             self.profile, self.part, self.policy, self.connectors, self.store, self.run_id,
             chunk=1, max_attempts=self.max_attempts, sleep=self.sleep, on_step=self.on_step,
-            tally=self.tally,
+            tally=self.tally, claimed=self.claimed,
         )  # fmt: skip
         sub._chunk([again])
         return True
@@ -230,12 +237,17 @@ class Executor:
         drop: list[str] = []
         finish: list[tuple[int, str, Any, str]] = []
         for i, op in enumerate(ops):
-            for side in op.writes:
+            for side, write in op.writes.items():
                 jid = journal.get((i, side))
                 outcome = results[i].get(side)
                 if jid is not None:
                     status = "done" if outcome is not None else "failed"
-                    written = {"id": outcome.id} if isinstance(outcome, Written) else None
+                    # A create's new id goes with its after values; an update keeps its journaled patch.
+                    written = (
+                        {**write.item.projection(), "id": outcome.id}
+                        if isinstance(write, Create) and isinstance(outcome, Written)
+                        else None
+                    )
                     finish.append((jid, status, written, "" if outcome else "see run errors"))
             if i in failed:
                 continue
@@ -260,7 +272,7 @@ class Executor:
             return None
         after = replace(op.after, last_result=f"{op.action}: {op.reason}", last_error="")
         for side, outcome in results.items():
-            if isinstance(outcome, Written):
+            if isinstance(outcome, Written) and side not in op.held:  # held: an update; keep the version
                 if side is Side.BUSINESS:
                     after.business_id, after.business_version = outcome.id, outcome.version
                     if not after.key:

@@ -69,7 +69,11 @@ def merge(
             resolution = _resolve(name, None if s is _ABSENT else s, b, m, policy, writable)
             result.conflicts.append(FieldConflict(name, None if s is _ABSENT else s, b, m, resolution))
             if resolution is None:
-                result.snapshot[name] = b if s is _ABSENT else s
+                # Keep what made it a conflict, so that the next run sees the same conflict: the base,
+                # or no value at all when there was no common base (a value from one side would make
+                # that side look unchanged and let the other side's value through).
+                if s is not _ABSENT:
+                    result.snapshot[name] = s
                 continue
             value = resolution.value
             winner = {"business": Side.BUSINESS, "mailbox": Side.MAILBOX}.get(resolution.winner)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 
 from exsync.connector import Create, Delete, Record, Scope, Side, Update, Write
 from exsync.engine.merge import FieldConflict, merge
@@ -21,6 +22,10 @@ from exsync.state.records import Link
 OUT_MARK = "~out"
 WINDOW_MARK = "~window"
 _MARKS = {OUT_MARK: Status.OUT, WINDOW_MARK: Status.WINDOW}
+_RECORDED_VERSION = {
+    Side.BUSINESS: attrgetter("business_version"),
+    Side.MAILBOX: attrgetter("mailbox_version"),
+}  # recorded_version(link, side), without a Python call per link
 
 
 @dataclass(slots=True)
@@ -34,6 +39,9 @@ class Op:
     writes: dict[Side, Write] = field(default_factory=dict)
     conflicts: list[FieldConflict] = field(default_factory=list)
     sources: dict[Side, Record] = field(default_factory=dict)
+    # Sides left holding an edit the direction does not carry over: their recorded version is kept
+    # (even when another field is written to them), so the edit still counts as a change later.
+    held: set[Side] = field(default_factory=set)
 
     @property
     def key(self) -> str | None:
@@ -98,12 +106,10 @@ def business_id_of(part: str, key: str) -> str | None:
 
 
 def index(links: Mapping[str, Link], side: Side) -> dict[str, Link]:
-    out: dict[str, Link] = {}
-    for link in links.values():
-        ident = item_id(link, side)
-        if ident is not None:
-            out[ident] = link
-    return out
+    # The attribute read inline (no call per link): a run builds this several times over every link.
+    if side is Side.BUSINESS:
+        return {link.business_id: link for link in links.values() if link.business_id is not None}
+    return {link.mailbox_id: link for link in links.values() if link.mailbox_id is not None}
 
 
 def needs(
@@ -116,15 +122,14 @@ def needs(
     indexes = {side: index(links, side) for side in Side}
     for side, view in views.items():
         linked = indexes[side]
+        recorded = _RECORDED_VERSION[side]
         for ident, entry in view.listed.items():
             link = linked.get(ident)
-            if link is None or entry.version != recorded_version(link, side):
+            if link is None or entry.version != recorded(link):
                 want[side].add(ident)
-        absent: Iterable[str]
-        if view.full:
-            absent = (i for i, link in linked.items() if i not in view.listed)
-        else:
-            absent = (i for i in view.removed if i in linked)
+        absent: Iterable[str] = (
+            linked.keys() - view.listed.keys() if view.full else (i for i in view.removed if i in linked)
+        )
         for ident in absent:
             link = linked[ident]
             if recorded_version(link, side) in _MARKS:
@@ -148,11 +153,13 @@ def needs(
 def stamp_needs(part: str, links: Mapping[str, Link], views: Mapping[Side, SideView]) -> dict[Side, set[str]]:
     """Items named by the stamps of unlinked items that were not fetched yet (second round)."""
     want: dict[Side, set[str]] = {Side.BUSINESS: set(), Side.MAILBOX: set()}
-    linked = {side: index(links, side) for side in Side}
     for side, view in views.items():
+        if not view.records:
+            continue
+        linked = index(links, side)
         other = views[side.other]
         for record in view.records.values():
-            if record.scope is not Scope.IN or record.stamp is None or record.id in linked[side]:
+            if record.scope is not Scope.IN or record.stamp is None or record.id in linked:
                 continue
             target = business_id_of(part, record.stamp) if side is Side.MAILBOX else record.stamp
             if target and target not in other.records and target not in other.fetched:
@@ -165,9 +172,12 @@ def plan(part: str, policy: Policy, links: Mapping[str, Link], views: Mapping[Si
     result = Plan(part)
     bview, mview = views[Side.BUSINESS], views[Side.MAILBOX]
     for side, view in views.items():
-        linked = sum(1 for link in links.values() if item_id(link, side) and link.in_scope)
+        ids = {ident for link in links.values() if link.in_scope and (ident := item_id(link, side))}
+        linked = len(ids)
         result.sizes[side] = max(linked, len(view.listed) if view.full else linked)
-        if view.full and not view.listed and linked >= 10:
+        # Suddenly empty (rule 10): a full listing with nothing in it, or a delta that lists nothing
+        # and reports every linked item removed (a folder emptied, a filter that matches nothing).
+        if linked >= 10 and not view.listed and (view.full or ids <= set(view.removed)):
             result.looks_empty.append(side)
 
     by_mailbox = index(links, Side.MAILBOX)
@@ -179,16 +189,25 @@ def plan(part: str, policy: Policy, links: Mapping[str, Link], views: Mapping[Si
 
     # Items whose stamp names a link: a moved item takes over its link, a copy stays new (rule 6).
     relinked: dict[str, Record] = {}
+    origins = {r.stamp for r in unlinked[Side.BUSINESS] if r.stamp}
     for record in unlinked[Side.MAILBOX]:
         link = links.get(record.stamp or "")
-        if link is None or link.key in relinked:
-            continue
+        if link is None or link.key in relinked or record.id in origins:
+            continue  # a business row made from this item claims it first
         state = side_state(link, mview)
         if state.removed or state.status is Status.OUT:
             relinked[link.key] = record
 
+    # side_state answers UNCHANGED (no record) for an item neither listed as changed nor fetched.
+    brecords, bfetched, mrecords, mfetched = bview.records, bview.fetched, mview.records, mview.fetched
     for link in links.values():
         moved = relinked.get(link.key)
+        bid, mid = link.business_id, link.mailbox_id
+        if (
+            moved is None and bid is not None and mid is not None
+            and bid not in brecords and bid not in bfetched and mid not in mrecords and mid not in mfetched
+        ):  # fmt: skip
+            continue  # unchanged on both sides: the shortcut of the test below, for most links
         if moved is not None:
             link = replace(link, mailbox_id=moved.id, mailbox_version="", removed_in_mailbox=False)
             mview.records.setdefault(moved.id, moved)
@@ -204,7 +223,8 @@ def plan(part: str, policy: Policy, links: Mapping[str, Link], views: Mapping[Si
                 op.link = links[link.key]
             result.ops.append(op)
 
-    result.ops.extend(_unlinked(part, policy, links, unlinked, set(relinked), views, result))
+    taken = {record.id for record in relinked.values()}
+    result.ops.extend(_unlinked(part, policy, links, unlinked, taken, views, result))
     return result
 
 
@@ -230,21 +250,24 @@ def _unlinked(
             result.identity_conflicts.append(IdentityConflict(ident, sorted(r.id for r in records)))
     paired: set[str] = set()
     bview = views[Side.BUSINESS]
-    stamped = _closest_by_stamp(part, unlinked[Side.MAILBOX], bview, links)
+    # A business row made from a mailbox item (its creation token) claims that item first; the
+    # stamp a user's copy carries is only a hint.
+    stamped = _closest_by_stamp(
+        part, [m for m in unlinked[Side.MAILBOX] if m.id not in by_origin], bview, links
+    )
 
     for mrec in unlinked[Side.MAILBOX]:
-        if mrec.stamp in relinked:
+        if mrec.id in relinked:
             continue
         brec = None
         reason = ""
         bid = business_id_of(part, mrec.stamp) if mrec.stamp else None
-        if bid is not None and stamped.get(bid) is mrec:
-            brec = business.get(bid) or bview.records.get(bid)
-            reason = "found by its correlation key"
-            if brec is not None and brec.scope is Scope.DELETED:
-                brec = None  # the row it was made from is deleted: look further
-        if brec is None and mrec.id in by_origin and by_origin[mrec.id].id not in paired:
+        if mrec.id in by_origin:
             brec, reason = by_origin[mrec.id], "found by its creation token"
+        elif bid is not None and stamped.get(bid) is mrec:
+            candidate = business.get(bid) or bview.records.get(bid)
+            if candidate is not None and candidate.scope is not Scope.DELETED and candidate.id not in paired:
+                brec, reason = candidate, "found by its correlation key"
         ident = mrec.item.identity()
         if brec is None and ident and len(by_identity.get(ident, ())) == 1:
             candidate = by_identity[ident][0]
@@ -524,6 +547,14 @@ def _merge(policy: Policy, link: Link, b: SideState, m: SideState, base: dict[st
             writes[side] = Update(ident, patch, state.version)
     after = _settled(link, snapshot=merged.snapshot, conflict=merged.unresolved)
     after.business_version, after.mailbox_version = b.version, m.version
+    held = {
+        side for side, now in ((Side.BUSINESS, bp), (Side.MAILBOX, mp))
+        if any({**now, **merged.patch(side)}.get(name) != merged.snapshot.get(name) for name in merged.held)
+    }  # fmt: skip
+    for side in held:
+        # Not the new version: a full listing (e.g. after the direction changes) reads the item
+        # again, and the held edit goes where the direction then allows.
+        _set_version(after, side, recorded_version(link, side))
     if writes:
         action = "update both" if len(writes) == 2 else f"update {next(iter(writes)).value}"
     else:
@@ -545,7 +576,8 @@ def _merge(policy: Policy, link: Link, b: SideState, m: SideState, base: dict[st
                        f"{', meeting organised by someone else' if read_only else ''})")  # fmt: skip
     if not (link.in_scope and not link.out_of_window) and not writes:
         action = "relink"
-    op = Op(action, "; ".join(reasons) or "in step", link, after, writes, merged.conflicts, _sources(b, m))
+    op = Op(action, "; ".join(reasons) or "in step", link, after, writes, merged.conflicts, _sources(b, m),
+            held)  # fmt: skip
     if not writes and not merged.conflicts and _same_link(link, after):
         op.action = "nothing"
     return op

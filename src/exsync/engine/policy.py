@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from exsync.connector import Side
+from exsync.settings import PartSettings, SyncedPartSettings
 
 Winner = Literal["business", "mailbox", "resolver", "none"]
 
@@ -101,3 +102,17 @@ class Policy:
     delete_in_business: bool = False
     max_deletes: int = 25
     max_delete_share: float = 0.1
+
+
+def policy_for(settings: PartSettings) -> Policy:
+    """The policy a part's effective settings ask for (mail is one-way and never deletes)."""
+    if not isinstance(settings, SyncedPartSettings):
+        return Policy(direction=direction(settings.direction), delete_in_mailbox=False)
+    return Policy(
+        direction=direction(settings.direction, settings.flavour),
+        conflict=CONFLICT_POLICIES[settings.conflict],
+        delete_in_mailbox=settings.delete_in_mailbox,
+        delete_in_business=settings.delete_in_business,
+        max_deletes=settings.guard.max_deletes,
+        max_delete_share=settings.guard.max_delete_share,
+    )

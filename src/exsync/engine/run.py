@@ -100,6 +100,10 @@ class PairRun:
             run_id = self.store.start_run(self.profile, self.part, dry_run=False, full=self.options.full)
             try:
                 self._attempt(report, run_id)
+            except BaseException as err:
+                # Aborted (the state store failed, the process is stopping): never recorded as "ok".
+                report.outcome, report.message = "failed", f"aborted: {type(err).__name__}: {err}"
+                raise
             finally:
                 self.store.finish_run(run_id, report.outcome, self._counts(report), report.tally.errors)
         finally:
@@ -124,7 +128,8 @@ class PairRun:
         if not self.options.dry_run:
             store.interrupt_pending(profile, part)
         tokens: dict[str, str] = store.tokens(profile, part)
-        full = self.options.full or store.fingerprint(profile, part) != (self.fingerprint or None)
+        # No stored fingerprint and none given (a pair's first run, or tests) is the same settings.
+        full = self.options.full or (store.fingerprint(profile, part) or "") != self.fingerprint
         report.full = full
         changes = {side: self._changes(side, None if full else tokens.get(side.value)) for side in Side}
         views = {side: SideView.of(side, ch) for side, ch in changes.items()}
@@ -153,7 +158,7 @@ class PairRun:
         executor = Executor(
             profile, part, self.policy, self.connectors, store, run_id,
             chunk=self.options.chunk, sleep=self.options.sleep, on_step=self.options.on_step,
-            tally=report.tally,
+            tally=report.tally, claimed=_claimed(links, plan),
         )  # fmt: skip
         executor.execute(plan.ops)
         self._settle_pending(pending, report.tally)
@@ -200,6 +205,19 @@ class PairRun:
             self.store.clear_pending(self.profile, self.part, done)
         if tally.pending:
             self.store.mark_pending(self.profile, self.part, _unique(tally.pending))
+
+
+def _claimed(links: Mapping[str, Any], plan: Plan) -> dict[Side, set[str]]:
+    claimed: dict[Side, set[str]] = {s: set() for s in Side}
+    for link in links.values():
+        for side, ident in ((Side.BUSINESS, link.business_id), (Side.MAILBOX, link.mailbox_id)):
+            if ident is not None:
+                claimed[side].add(ident)
+    for op in plan.ops:
+        for side, ident in op.ids().items():
+            if ident is not None:
+                claimed[side].add(ident)
+    return claimed
 
 
 def _unique(items: list[Pending]) -> list[Pending]:

@@ -1,0 +1,89 @@
+"""Open the business and mailbox sides a configuration names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from exsync.connector import Connector, Side, Staff
+from exsync.settings import Config, ConfigError, PartSettings
+from exsync.state.records import ProfileRow
+
+
+class BusinessSide(Protocol):
+    """The business database: its staff list, and a connector per (profile, part)."""
+
+    def staff(self) -> list[Staff]: ...
+
+    def connector(self, profile: ProfileRow, part: str, settings: PartSettings) -> Connector: ...
+
+
+class MailboxSide(Protocol):
+    """The mailboxes: a connector per (profile, part)."""
+
+    def connector(self, profile: ProfileRow, part: str, settings: PartSettings) -> Connector: ...
+
+
+@dataclass
+class MemoryBusiness:
+    """``[business] url = "memory:FILE"``: a JSON-file business side, for tests and trials."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        from exsync.testing.jsonfile import JsonFileStore
+
+        self.store = JsonFileStore(self.path, Side.BUSINESS)
+
+    def staff(self) -> list[Staff]:
+        return self.store.staff()
+
+    def connector(self, profile: ProfileRow, part: str, settings: PartSettings) -> Connector:
+        from exsync.testing.memory import MemoryConnector
+
+        return MemoryConnector(self.store, Side.BUSINESS, part, owner=profile.code)
+
+
+@dataclass
+class MemoryMailboxes:
+    """``[mailbox] kind = "memory"``: one JSON file per mailbox in the ``data`` folder."""
+
+    folder: Path
+
+    def connector(self, profile: ProfileRow, part: str, settings: PartSettings) -> Connector:
+        from exsync.testing.jsonfile import JsonFileStore
+        from exsync.testing.memory import MemoryConnector
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        store = JsonFileStore(self.folder / f"{profile.code}.json", Side.MAILBOX, name=profile.email)
+        return MemoryConnector(store, Side.MAILBOX, part)
+
+
+def open_business(config: Config) -> BusinessSide:
+    url = config.business.url
+    if url.startswith("memory:"):
+        return MemoryBusiness(_memory_path(config, url[len("memory:") :]))
+    raise ConfigError(
+        f"business.url: this version of exsync cannot open {url.split(':', 1)[0]!r} databases yet "
+        "(the SQL connector comes with the reference database). "
+        'Fix: use url = "memory:business.json" to try exsync with a file-backed business side',
+        key="business.url",
+    )
+
+
+def open_mailbox(config: Config) -> MailboxSide:
+    section = config.mailbox
+    if section.kind == "memory" and section.data is not None:
+        return MemoryMailboxes(Path(section.data))
+    raise ConfigError(
+        f'mailbox.kind: this version of exsync cannot reach kind = "{section.kind}" mailboxes yet '
+        '(the Graph connector and the sandbox come in later releases). Fix: use kind = "memory" with '
+        'data = "mailboxes" to try exsync with file-backed mailboxes',
+        key="mailbox.kind",
+    )
+
+
+def _memory_path(config: Config, raw: str) -> Path:
+    path = Path(raw)
+    return path if path.is_absolute() else config.folder / path
