@@ -38,4 +38,5 @@ __all__ = [
     "merge",
     "needs",
     "plan",
+    "policy_for",
 ]

@@ -125,9 +125,10 @@ class Executor:
             for i, write in creates.items():
                 op = ops[i]
                 hits = [
-                    r for r in found.get(write.stamp, [])
+                    r
+                    for r in found.get(write.stamp, [])
                     if r.scope is not Scope.DELETED and r.id not in self.claimed[side]
-                ]  # fmt: skip
+                ]
                 if not hits:
                     continue
                 self.claimed[side].add(hits[0].id)
@@ -170,9 +171,16 @@ class Executor:
         other = op.sources.get(side.other)
         key = op.key or (other.id if other is not None else "")
         return JournalEntry(
-            self.profile, self.part, self.run_id, side.value, action,  # type: ignore[arg-type]
-            key, item_id, before, after,
-        )  # fmt: skip
+            self.profile,
+            self.part,
+            self.run_id,
+            side.value,
+            action,  # type: ignore[arg-type]
+            key,
+            item_id,
+            before,
+            after,
+        )
 
     def _apply(self, side: Side, writes: list[Write], where: list[int]) -> Iterator[tuple[int, Any]]:
         """Apply writes, retrying the throttled ones after their own wait (scenarios 36, 37)."""
@@ -212,16 +220,28 @@ class Executor:
                 view.add(self.connectors[side].fetch([ident]), {ident})
             views[side] = view
         again = planner.decide(
-            self.part, self.policy, link, side_state(link, views[Side.BUSINESS]),
+            self.part,
+            self.policy,
+            link,
+            side_state(link, views[Side.BUSINESS]),
             side_state(link, views[Side.MAILBOX]),
-        )  # fmt: skip
+        )
         if again is None or again.action == "nothing":
             return True
         sub = Executor(
-            self.profile, self.part, self.policy, self.connectors, self.store, self.run_id,
-            chunk=1, max_attempts=self.max_attempts, sleep=self.sleep, on_step=self.on_step,
-            tally=self.tally, claimed=self.claimed,
-        )  # fmt: skip
+            self.profile,
+            self.part,
+            self.policy,
+            self.connectors,
+            self.store,
+            self.run_id,
+            chunk=1,
+            max_attempts=self.max_attempts,
+            sleep=self.sleep,
+            on_step=self.on_step,
+            tally=self.tally,
+            claimed=self.claimed,
+        )
         sub._chunk([again])
         return True
 
@@ -291,7 +311,15 @@ class Executor:
         winner = "none" if r is None else ("delete" if r.value is None and r.winner == "none" else r.winner)
         versions = {s: rec.version for s, rec in op.sources.items()}
         return ConflictEntry(
-            self.profile, self.part, key, c.field, c.business, c.mailbox,
-            versions.get(Side.BUSINESS, ""), versions.get(Side.MAILBOX, ""), c.base,
-            winner, None if r is None else r.value,
-        )  # fmt: skip
+            self.profile,
+            self.part,
+            key,
+            c.field,
+            c.business,
+            c.mailbox,
+            versions.get(Side.BUSINESS, ""),
+            versions.get(Side.MAILBOX, ""),
+            c.base,
+            winner,
+            None if r is None else r.value,
+        )

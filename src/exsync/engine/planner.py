@@ -204,9 +204,14 @@ def plan(part: str, policy: Policy, links: Mapping[str, Link], views: Mapping[Si
         moved = relinked.get(link.key)
         bid, mid = link.business_id, link.mailbox_id
         if (
-            moved is None and bid is not None and mid is not None
-            and bid not in brecords and bid not in bfetched and mid not in mrecords and mid not in mfetched
-        ):  # fmt: skip
+            moved is None
+            and bid is not None
+            and mid is not None
+            and bid not in brecords
+            and bid not in bfetched
+            and mid not in mrecords
+            and mid not in mfetched
+        ):
             continue  # unchanged on both sides: the shortcut of the test below, for most links
         if moved is not None:
             link = replace(link, mailbox_id=moved.id, mailbox_version="", removed_in_mailbox=False)
@@ -335,11 +340,14 @@ def pair(part: str, policy: Policy, brec: Record, mrec: Record, reason: str) -> 
     key = correlation_key(part, brec.id)
     link = Link(key, brec.id, mrec.id, brec.version, mrec.version)
     if brec.scope is not Scope.IN:
+        # Parked without an agreed snapshot: when the row comes back, both items are read again
+        # and compared with no base, so differing fields become conflicts, not silent overwrites.
         mark = WINDOW_MARK if brec.scope is Scope.WINDOW else OUT_MARK
         after = replace(
             link,
             business_version=mark,
-            snapshot=brec.item.projection(),
+            mailbox_version="",
+            snapshot={},
             in_scope=brec.scope is not Scope.FILTER,
             out_of_window=brec.scope is Scope.WINDOW,
         )
@@ -398,17 +406,24 @@ def decide(part: str, policy: Policy, link: Link, b: SideState, m: SideState) ->
         side = Side.BUSINESS if b.status is Status.WINDOW else Side.MAILBOX
         after = replace(link, out_of_window=True)
         _set_version(after, side, WINDOW_MARK)
-        return Op("leave window", f"the {side.value} item is outside the time window; nothing is deleted",
-                  link, after)  # fmt: skip
+        return Op(
+            "leave window",
+            f"the {side.value} item is outside the time window; nothing is deleted",
+            link,
+            after,
+        )
     if b.status is Status.OUT:
         return _business_out(policy, link, b, m)
     if m.status is Status.OUT:
+        if b.removed:
+            return Op("forget", "deleted in the business side; the mailbox item left the sync", link, None)
         if not link.in_scope:
             return None
         after = replace(link, in_scope=False, mailbox_version=OUT_MARK)
         reason = (m.record.scope_reason if m.record else "") or "moved out of the synced folder"
-        return Op("unlink", f"the mailbox item left the sync ({reason}); the business record stays",
-                  link, after)  # fmt: skip
+        return Op(
+            "unlink", f"the mailbox item left the sync ({reason}); the business record stays", link, after
+        )
     if b.removed and m.removed:
         return Op("forget", "deleted on both sides", link, None)
     if b.removed:
@@ -438,23 +453,34 @@ def _business_out(policy: Policy, link: Link, b: SideState, m: SideState) -> Op 
     after = replace(link, in_scope=False, business_version=OUT_MARK)
     reason = (b.record.scope_reason if b.record else "") or "left the filter"
     item = b.record.item if b.record else (m.record.item if m.record else None)
-    if not policy.direction.to_mailbox or not m.exists:
+    if not m.exists:
+        after.mailbox_id, after.mailbox_version = None, ""
+        return Op("unlink", f"the business record {reason}; its mailbox copy is gone already", link, after)
+    if not policy.direction.to_mailbox:
         return Op("unlink", f"the business record {reason}; the mailbox is not written", link, after)
     if item is not None and item.removal_unlinks():
-        return Op("unlink", f"the business record {reason}; a meeting with attendees is only unlinked "
-                  "(removing it would cancel it for everyone)", link, after)  # fmt: skip
+        return Op(
+            "unlink",
+            f"the business record {reason}; a meeting with attendees is only unlinked "
+            "(removing it would cancel it for everyone)",
+            link,
+            after,
+        )
     if not policy.delete_in_mailbox:
         return Op("unlink", f"the business record {reason}; delete_in_mailbox is off", link, after)
     assert link.mailbox_id is not None
     after.mailbox_id, after.mailbox_version = None, ""
-    return Op(
+    op = Op(
         "delete in mailbox",
         f"the business record {reason}: its mailbox copy is removed (the business record is kept)",
         link,
-        after,  # fmt: skip
+        after,
         {Side.MAILBOX: Delete(link.mailbox_id, m.version)},
         sources=_sources(b, m),
     )
+    if m.edited and m.record is not None and link.snapshot is not None:
+        op.conflicts = _lost_edit(link.snapshot, m.record.item.projection(), Side.MAILBOX)
+    return op
 
 
 def _sources(b: SideState, m: SideState) -> dict[Side, Record]:
@@ -467,20 +493,33 @@ def _business_removed(part: str, policy: Policy, link: Link, b: SideState, m: Si
     tomb = replace(link, business_id=None, business_version="", removed_in_business=True, in_scope=True)
     if link.removed_in_business and not m.edited:
         return None
-    if m.edited or link.removed_in_business or d.replicates_onto(Side.BUSINESS):
-        if d.to_business and m.record is not None:
-            why = ("edited in the mailbox after the business record was " + how + ": the edit beats the delete"
-                   if m.edited else f"{d.name} makes the business side identical")  # fmt: skip
-            return create(part, Side.BUSINESS, m.record, link, why)
+    wanted = m.edited or link.removed_in_business or d.replicates_onto(Side.BUSINESS)
+    if wanted and d.to_business and m.record is not None:
+        if m.edited:
+            why = f"edited in the mailbox after the business record was {how}: the edit beats the delete"
+        else:
+            why = f"{d.name} makes the business side identical"
+        return create(part, Side.BUSINESS, m.record, link, why)
     read_only = m.record is not None and m.record.item.mailbox_read_only()
     if d.to_mailbox and policy.delete_in_mailbox and not read_only and link.mailbox_id is not None:
-        op = Op("delete in mailbox", f"the business record was {how}", link, None,
-                {Side.MAILBOX: Delete(link.mailbox_id, m.version)}, sources=_sources(b, m))  # fmt: skip
+        op = Op(
+            "delete in mailbox",
+            f"the business record was {how}",
+            link,
+            None,
+            {Side.MAILBOX: Delete(link.mailbox_id, m.version)},
+            sources=_sources(b, m),
+        )
         if m.edited and m.record is not None and link.snapshot is not None:
             op.conflicts = _lost_edit(link.snapshot, m.record.item.projection(), Side.MAILBOX)
         return op
-    why = ("the meeting is organised by someone else" if read_only
-           else "delete_in_mailbox is off" if d.to_mailbox else f"{d.name} does not write the mailbox")  # fmt: skip
+    why = (
+        "the meeting is organised by someone else"
+        if read_only
+        else "delete_in_mailbox is off"
+        if d.to_mailbox
+        else f"{d.name} does not write the mailbox"
+    )
     return Op("unlink", f"the business record was {how}; its mailbox copy stays ({why})", link, tomb)
 
 
@@ -491,18 +530,27 @@ def _mailbox_removed(part: str, policy: Policy, link: Link, b: SideState, m: Sid
         return None
     if m.status is Status.GONE and b.edited and d.to_business and policy.delete_in_business:
         assert link.business_id is not None
-        op = Op("delete in business", "the mailbox copy was deleted and delete_in_business is on; "
-                "the business edit made meanwhile is kept in the conflict log", link, None,
-                {Side.BUSINESS: Delete(link.business_id, b.version)}, sources=_sources(b, m))  # fmt: skip
+        op = Op(
+            "delete in business",
+            "the mailbox copy was deleted and delete_in_business is on; "
+            "the business edit made meanwhile is kept in the conflict log",
+            link,
+            None,
+            {Side.BUSINESS: Delete(link.business_id, b.version)},
+            sources=_sources(b, m),
+        )
         if b.record is not None and link.snapshot is not None:
             op.conflicts = _lost_edit(link.snapshot, b.record.item.projection(), Side.BUSINESS)
         return op
-    if b.edited or returning or link.removed_in_mailbox or d.replicates_onto(Side.MAILBOX):
-        if d.to_mailbox and b.record is not None:
-            why = ("back in scope" if returning else
-                   "edited in the business side after the mailbox copy was deleted: the edit beats the delete"
-                   if b.edited else f"{d.name} makes the mailbox identical")  # fmt: skip
-            return create(part, Side.MAILBOX, b.record, link, why)
+    wanted = b.edited or returning or link.removed_in_mailbox or d.replicates_onto(Side.MAILBOX)
+    if wanted and d.to_mailbox and b.record is not None:
+        if returning:
+            why = "back in scope"
+        elif b.edited:
+            why = "edited in the business side after the mailbox copy was deleted: the edit beats the delete"
+        else:
+            why = f"{d.name} makes the mailbox identical"
+        return create(part, Side.MAILBOX, b.record, link, why)
     if m.status is Status.GONE and d.to_business and policy.delete_in_business:
         assert link.business_id is not None
         return Op(
@@ -516,8 +564,12 @@ def _mailbox_removed(part: str, policy: Policy, link: Link, b: SideState, m: Sid
     if link.removed_in_mailbox or m.status is Status.MISSING:
         return None
     after = replace(link, mailbox_id=None, mailbox_version="", removed_in_mailbox=True)
-    return Op("mark removed in mailbox", "the mailbox copy was deleted; the business record stays and "
-              "is not sent again unless it changes", link, after)  # fmt: skip
+    return Op(
+        "mark removed in mailbox",
+        "the mailbox copy was deleted; the business record stays and is not sent again unless it changes",
+        link,
+        after,
+    )
 
 
 def _lost_edit(base: dict[str, object], now: dict[str, object], side: Side) -> list[FieldConflict]:
@@ -548,9 +600,10 @@ def _merge(policy: Policy, link: Link, b: SideState, m: SideState, base: dict[st
     after = _settled(link, snapshot=merged.snapshot, conflict=merged.unresolved)
     after.business_version, after.mailbox_version = b.version, m.version
     held = {
-        side for side, now in ((Side.BUSINESS, bp), (Side.MAILBOX, mp))
+        side
+        for side, now in ((Side.BUSINESS, bp), (Side.MAILBOX, mp))
         if any({**now, **merged.patch(side)}.get(name) != merged.snapshot.get(name) for name in merged.held)
-    }  # fmt: skip
+    }
     for side in held:
         # Not the new version: a full listing (e.g. after the direction changes) reads the item
         # again, and the held edit goes where the direction then allows.
@@ -572,12 +625,15 @@ def _merge(policy: Policy, link: Link, b: SideState, m: SideState, base: dict[st
         if merged.unresolved and not writes:
             action = "conflict"
     if merged.held:
-        reasons.append(f"{', '.join(sorted(merged.held))} not carried over ({policy.direction.name}"
-                       f"{', meeting organised by someone else' if read_only else ''})")  # fmt: skip
+        reasons.append(
+            f"{', '.join(sorted(merged.held))} not carried over ({policy.direction.name}"
+            f"{', meeting organised by someone else' if read_only else ''})"
+        )
     if not (link.in_scope and not link.out_of_window) and not writes:
         action = "relink"
-    op = Op(action, "; ".join(reasons) or "in step", link, after, writes, merged.conflicts, _sources(b, m),
-            held)  # fmt: skip
+    op = Op(
+        action, "; ".join(reasons) or "in step", link, after, writes, merged.conflicts, _sources(b, m), held
+    )
     if not writes and not merged.conflicts and _same_link(link, after):
         op.action = "nothing"
     return op

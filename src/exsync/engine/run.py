@@ -54,10 +54,15 @@ class RunReport:
             out["message"] = self.message
         if self.plan is not None:
             out["plan"] = [
-                {"action": op.action, "reason": op.reason, "key": op.key,
-                 "business": op.ids()[Side.BUSINESS], "mailbox": op.ids()[Side.MAILBOX]}
+                {
+                    "action": op.action,
+                    "reason": op.reason,
+                    "key": op.key,
+                    "business": op.ids()[Side.BUSINESS],
+                    "mailbox": op.ids()[Side.MAILBOX],
+                }
                 for op in self.plan.ops
-            ]  # fmt: skip
+            ]
         return out
 
 
@@ -112,8 +117,12 @@ class PairRun:
 
     def _counts(self, report: RunReport) -> dict[str, Any]:
         data = report.as_json()
-        return {"mailbox": data["mailbox"], "business": data["business"], "conflicts": data["conflicts"],
-                "message": report.message}  # fmt: skip
+        return {
+            "mailbox": data["mailbox"],
+            "business": data["business"],
+            "conflicts": data["conflicts"],
+            "message": report.message,
+        }
 
     def _attempt(self, report: RunReport, run_id: int) -> RunReport:
         try:
@@ -156,10 +165,18 @@ class PairRun:
         if self.options.force:
             store.resume(profile, part)
         executor = Executor(
-            profile, part, self.policy, self.connectors, store, run_id,
-            chunk=self.options.chunk, sleep=self.options.sleep, on_step=self.options.on_step,
-            tally=report.tally, claimed=_claimed(links, plan),
-        )  # fmt: skip
+            profile,
+            part,
+            self.policy,
+            self.connectors,
+            store,
+            run_id,
+            chunk=self.options.chunk,
+            sleep=self.options.sleep,
+            on_step=self.options.on_step,
+            tally=report.tally,
+            claimed=_claimed(links, plan),
+        )
         executor.execute(plan.ops)
         self._settle_pending(pending, report.tally)
         if report.tally.errors:
@@ -187,13 +204,15 @@ class PairRun:
 
     def _load_snapshots(self, links: Mapping[str, Any], views: Mapping[Side, SideView]) -> None:
         keys = [
-            key for key, link in links.items()
-            if link.snapshot is None and (
+            key
+            for key, link in links.items()
+            if link.snapshot is None
+            and (
                 (link.business_id is not None and link.business_id in views[Side.BUSINESS].fetched)
                 or (link.mailbox_id is not None and link.mailbox_id in views[Side.MAILBOX].fetched)
                 or link.conflict
             )
-        ]  # fmt: skip
+        ]
         if keys:
             for key, snapshot in self.store.snapshots(self.profile, self.part, keys).items():
                 links[key].snapshot = snapshot

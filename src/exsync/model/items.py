@@ -51,10 +51,19 @@ class Canonical(BaseModel):
         return self.model_dump(mode="json", exclude=set(self.COMPARED))
 
     def with_changes(self, patch: Fields) -> Canonical:
-        """A copy with ``patch`` applied (values are normalised again)."""
+        """A copy with ``patch`` applied (values are normalised again).
+
+        ``body_html`` is the formatted form of ``body``: a patch that changes ``body`` without giving
+        ``body_html`` replaces the formatted body too, as writing a text body does in Graph (scenario 65).
+        """
         data = self.model_dump(mode="json")
         data.update(patch)
-        return type(self).model_validate(data)
+        item = type(self).model_validate(data)
+        if "body_html" in data and "body_html" not in patch and getattr(item, "body", None) != getattr(
+            self, "body", None
+        ):
+            item = item.model_copy(update={"body_html": ""})
+        return item
 
     def identity(self) -> str | None:
         """A natural identity both sides share (an event's iCalendar UID), if any."""

@@ -69,10 +69,14 @@ def texts(values: Iterable[object] | None) -> list[str]:
 
 
 def tags(values: Iterable[object] | str | None) -> list[str]:
-    """A set of labels (categories): order does not matter, so it is sorted."""
+    """A set of labels (categories): order does not matter, so it is sorted.
+
+    Ties of the case-insensitive order ("Firm", "firm") are broken by the exact text: never by set
+    iteration, which follows per-process string hashing, so every process sorts them the same.
+    """
     if isinstance(values, str):
         values = values.split(",")
-    return sorted({t for t in (text(v) for v in values or ()) if t}, key=str.casefold)
+    return sorted({t for t in (text(v) for v in values or ()) if t}, key=lambda t: (t.casefold(), t))
 
 
 def flag(value: object) -> bool:
