@@ -2,28 +2,35 @@
 
 Run from the repository root::
 
-    python benchmarks/engine.py                  # 10,000 and 100,000 links
+    python benchmarks/engine.py                  # 10,000 and 100,000 links, each case 3 times
     python benchmarks/engine.py --quick          # 1,000 and 10,000 links (smoke run)
     python benchmarks/engine.py --json           # the figures as one JSON document on stdout
-    python benchmarks/engine.py --profile        # also print a cProfile summary per case (stderr)
+    python benchmarks/engine.py --profile        # plus one cProfile'd run per case (stderr / JSON)
+    python benchmarks/engine.py --sizes 50000 --repeat 1
 
 For each size N a setup process puts N business contacts in a ``MemoryStore``, runs the initial sync
-(N creates in the mailbox; timed and reported, not part of the headline) and saves the fixture: both
-stores (pickled) and the state database. Every (size, case) then runs in a fresh spawned process
-that loads the fixture, so its timings and its peak RSS are its own:
+(N creates in the mailbox: timed and reported, not part of the headline) and saves the fixture: both
+stores (pickled), their listings and the state database. Every run of every (size, case) then
+happens in a fresh spawned process that loads the fixture, so its timings and its peak RSS are its
+own:
 
-- ``full``: ``RunOptions(full=True)``, nothing changed: both sides list every item with its version,
-  the run must make zero writes and fetch nothing.
-- ``delta``: 1% of the business rows get a new ``job_title`` and another 1% of the mailbox items a new
-  ``mobile_phone``; a normal (delta) run must make exactly N/100 updates on each side.
+- ``full``: ``RunOptions(full=True)`` with nothing changed: both sides list every item with its
+  version; the run must make zero writes and fetch nothing.
+- ``delta``: 1% of the business rows get a new ``job_title`` and another 1% of the mailbox items a
+  new ``mobile_phone``; a normal (delta) run must make exactly N/100 updates on each side.
+- ``lean``: ``full`` again, with connectors that hold only their listings: no item data is resident,
+  so the process's peak RSS is what the engine itself needs (the in-memory stores of ``full`` and
+  ``delta`` stand in for servers and take ~3.6 KB per link).
 
-Figures per case: wall seconds of ``PairRun.run()`` (lock, listing, links, plan, writes, bookkeeping),
-links per second (N / wall), peak RSS (``ru_maxrss`` of the case process, its high-water mark reset
-after the fixture is loaded where Linux allows it, so it is the run's own peak with the fixture
-resident), and a baseline measured in the same process right after the run: the cheapest possible
-full reconciliation, i.e. both full listings turned into ``{id: version}`` dicts, the links read
-with plain ``sqlite3`` into dicts, and every version compared. ``engine/baseline`` is the figure to
-compare across machines: both halves slow down together on a busy one.
+Figures per case (fastest of ``--repeat`` runs; the highest peak): wall seconds of
+``PairRun.run()`` (lock, listings, links, plan, writes, bookkeeping), links per second (N / wall),
+peak RSS (``ru_maxrss`` of the case process; on Linux its high-water mark is first reset to the RSS
+of the loaded fixture, so loading's transient garbage is not counted but everything resident is),
+the fixture's RSS and the run's own growth, and a baseline measured in the same process right after
+the run: the cheapest possible full reconciliation, i.e. both full listings turned into
+``{id: version}`` dicts, the links read with plain ``sqlite3`` into dicts, and every version
+compared. ``eng/base`` (wall / baseline) is the figure to compare across machines: both halves
+slow down together on a busy one.
 """
 
 from __future__ import annotations
@@ -147,18 +154,20 @@ def _load_stores(path: Path) -> list[MemoryStore]:
 
 
 class ListingConnector:
-    """A side that holds no items, only what its full listing answers (the ``lean`` case).
+    """A side that holds no items, only its listing (the ``lean`` case).
 
-    Every listing builds fresh ``Entry`` objects, as a real connector parsing a server's answer does;
-    anything else is a failure: a full reconciliation with nothing changed fetches and writes nothing.
+    Like ``MemoryConnector`` it answers a listing from entries built beforehand, so the run is timed
+    without a connector's own work; anything but a full listing is a failure: a full reconciliation
+    with nothing changed fetches and writes nothing.
     """
 
     def __init__(self, side: Side, rows: list[tuple[str, str, str | None]], token: str) -> None:
-        self.side, self.rows, self.token = side, rows, token
+        self.side, self.token = side, token
+        self.entries = [Entry(id, version, stamp) for id, version, stamp in rows]
 
     def changes(self, token: str | None) -> Changes:
         assert token is None, "the lean case lists in full"
-        return Changes([Entry(id, version, stamp) for id, version, stamp in self.rows], token=self.token)
+        return Changes(list(self.entries), token=self.token)
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Record]:
         raise AssertionError(f"the lean case fetched {len(ids)} {self.side.value} item(s)")
@@ -181,9 +190,13 @@ def save_listings(sides: list[MemoryConnector], path: Path) -> None:
 
 
 def load_listings(path: Path) -> list[ListingConnector]:
-    with path.open("rb") as f:
-        listings = pickle.load(f)
-    return [ListingConnector(Side(side), rows, token) for side, rows, token in listings]
+    gc.disable()
+    try:
+        with path.open("rb") as f:
+            listings = pickle.load(f)
+        return [ListingConnector(Side(side), rows, token) for side, rows, token in listings]
+    finally:
+        gc.enable()
 
 
 def db_url(path: Path) -> str:
@@ -484,7 +497,7 @@ def print_report(doc: dict[str, Any]) -> None:
     w("")
     w("Runs, one fresh process each: full = RunOptions(full=True), nothing changed, zero writes; delta =")
     w("1% of rows edited on each side, a delta run, N/100 updates per side; lean = full again with")
-    w("listing-only connectors that hold no items (a new Entry per listed item, like a real connector).")
+    w("listing-only connectors that hold no items, only their listings (the engine's own footprint).")
     w("wall = PairRun.run(); items/s = links / wall; RSS in MB: peak of the case process (what is resident")
     w("included), fixture = resident before the run, own = peak - fixture, engine = interpreter with")
     w("imports + own; base s = dict-only full reconciliation in the same process; eng/base = wall / base.")

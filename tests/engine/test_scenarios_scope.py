@@ -216,6 +216,48 @@ def test_scenario_10_unlinked_copy_is_relinked(
     h.assert_quiet()
 
 
+@pytest.mark.parametrize(
+    ("policy", "deleted"),
+    [
+        (Policy(), "with the filter change"),
+        (Policy(delete_in_mailbox=False), "with the filter change"),
+        (Policy(delete_in_mailbox=False), "after the unlink"),
+    ],
+    ids=["same-run", "same-run-kept", "after-unlink"],
+)
+def test_scenario_10_copy_deleted_while_out_is_recreated_when_back(
+    make_harness: Callable[..., Harness], policy: Policy, deleted: str
+) -> None:
+    """The user deletes the mailbox copy of a row that is (about to be) out of the filter. Delta
+    listings report that delete once: the link must not keep naming the deleted item, or the row's
+    return would relink to nothing."""
+    h = make_harness("contacts", policy)
+    bid, mid = synced(h, ADA)
+    h.b.set_scope(bid, Scope.FILTER, "no longer a client")
+    if deleted == "after the unlink":
+        h.run()
+        assert h.mailbox_id(bid) == mid  # delete_in_mailbox off: the copy stays, unlinked
+    h.m.remove(mid)
+    report = h.run()
+    assert report.outcome == "ok", report.message
+    assert no_writes(report)
+    link = h.link(bid)
+    assert link is not None and not link.in_scope and link.mailbox_id is None
+    h.assert_quiet()
+
+    h.b.set_scope(bid, Scope.IN)
+    report = h.run()
+
+    assert report.outcome == "ok", report.message
+    assert report.tally.writes[Side.MAILBOX].created == 1
+    [record] = h.records(Side.MAILBOX)
+    assert record.id != mid and record.stamp == h.key(bid)
+    link = h.link(bid)
+    assert link is not None and link.in_scope and link.mailbox_id == record.id
+    assert h.count(Side.BUSINESS) == 1
+    h.assert_quiet()
+
+
 def test_scenario_10_mailbox_item_back_in_the_filter_is_relinked(harness: Harness) -> None:
     h = harness
     bid, mid = synced(h, ADA)
@@ -292,6 +334,49 @@ def test_scenario_11_leaving_the_window_deletes_nothing(
     assert h.m_item(mid).location == "Room 9"
     h.assert_quiet()
     assert h.count(Side.BUSINESS) == h.count(Side.MAILBOX) == 1
+
+
+@pytest.mark.parametrize("when", ["same-run", "later"])
+@pytest.mark.parametrize("side", [Side.BUSINESS, Side.MAILBOX], ids=["business-out", "mailbox-out"])
+def test_scenario_11_other_side_deleted_while_out_of_the_window(
+    make_harness: Callable[..., Harness], side: Side, when: str
+) -> None:
+    """One item is outside the window and its partner is deleted meanwhile. A delta reports that delete
+    once: the link must remember it, or the pair is relinked to a missing item when the window
+    moves back. Nothing is deleted on either side (rule 4: leaving the window removes nothing)."""
+    h = make_harness("calendar")
+    bid, mid = synced(h, APPOINTMENT)
+    window_id, other_id = (bid, mid) if side is Side.BUSINESS else (mid, bid)
+    h.side(side).set_scope(window_id, Scope.WINDOW, "before the window")
+    if when == "later":
+        h.run()
+    h.side(side.other).remove(other_id)
+
+    report = h.run()
+
+    assert report.outcome == "ok", report.message
+    assert no_writes(report) and window_id in h.side(side)
+    [link] = h.links().values()
+    assert link.out_of_window
+    if side is Side.BUSINESS:
+        assert link.mailbox_id is None and link.removed_in_mailbox and link.business_id == bid
+    else:
+        assert link.business_id is None and link.removed_in_business and link.mailbox_id == mid
+    h.assert_quiet()
+
+    h.side(side).set_scope(window_id, Scope.IN)  # back in the window
+    report = h.run()
+
+    assert report.outcome == "ok", report.message
+    assert no_writes(report)  # the deleted partner is not re-created, and nothing is deleted
+    assert [r.id for r in h.records(side)] == [window_id] and h.records(side.other) == []
+    h.assert_quiet()
+    # an edit beats the delete (rule 4), as for any removed partner
+    (h.b.edit(bid, location="Room 2") if side is Side.BUSINESS else h.m.edit(mid, location="Room 2"))
+    report = h.run()
+    assert report.tally.writes[side.other].created == 1
+    assert [r.item.location for r in h.records(side.other)] == ["Room 2"]
+    h.assert_quiet()
 
 
 def test_scenario_11_both_sides_leave_the_window(make_harness: Callable[..., Harness]) -> None:

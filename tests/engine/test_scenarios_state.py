@@ -281,6 +281,46 @@ def test_scenario_26_crash_after_business_create(harness: Harness) -> None:
     h.assert_quiet()
 
 
+@pytest.mark.parametrize("side", [Side.BUSINESS, Side.MAILBOX])
+def test_scenario_26_crash_after_recreating_a_deleted_item(harness: Harness, side: Side) -> None:
+    """Scenarios 4/5 then 26: an edit beats a delete, the item is re-created on the side that deleted it,
+    and the run dies before recording that. The next run pairs the re-created item; no second copy."""
+    h = harness
+    bid, mid = synced(h, person(1))
+    other, _ = synced(h, person(2))
+    if side is Side.BUSINESS:
+        h.b.remove(bid)
+        h.m.edit(mid, city="Rome")
+        h.b.faults.crash_after(1)
+    else:
+        h.m.remove(mid)
+        h.b.edit(bid, city="Rome")
+        h.m.faults.crash_after(1)
+    with pytest.raises(Crash):
+        h.run()
+    assert h.count(Side.BUSINESS) == h.count(Side.MAILBOX) == 2
+
+    report = h.run()
+
+    assert report.outcome == "ok", report.message
+    for s in Side:
+        assert report.tally.writes[s].created == 0, s
+    assert h.count(Side.BUSINESS) == h.count(Side.MAILBOX) == 2
+    assert sorted(r.item.city for r in h.records(side)) == ["", "Rome"]
+    assert_one_copy_each(h)
+    assert h.link(other) is not None
+    h.assert_quiet()
+
+
+def synced(h: Harness, item: Contact) -> tuple[str, str]:
+    bid = h.b.put(item)
+    report = h.run()
+    assert report.outcome == "ok", report.message
+    mid = h.mailbox_id(bid)
+    assert mid is not None
+    return bid, mid
+
+
 # -- 27. crash after updating, before recording ---------------------------------------------------------
 @pytest.mark.parametrize("crash", ["fault", "before-record", "after-write:mailbox"])
 def test_scenario_27_crash_after_update_only_refreshes(harness: Harness, crash: str) -> None:

@@ -286,8 +286,11 @@ def _unlinked(
         if op is not None:
             ops.append(op)
 
+    # A row a crashed run re-created from a linked mailbox item (its creation token names that item)
+    # is what the link's planned re-create will find by its stamp and pair: not a new item.
+    recreating = {w.stamp for op in result.ops if isinstance(w := op.writes.get(Side.BUSINESS), Create)}
     for brec in unlinked[Side.BUSINESS]:
-        if brec.id in paired:
+        if brec.id in paired or (brec.stamp is not None and brec.stamp in recreating):
             continue
         op = _new_item(part, policy, Side.BUSINESS, brec)
         if op is not None:
@@ -401,9 +404,21 @@ def decide(part: str, policy: Policy, link: Link, b: SideState, m: SideState) ->
     """The decision table for one link (rules 2–5)."""
     b, m = _parked(link, Side.BUSINESS, b), _parked(link, Side.MAILBOX, m)
     if Status.WINDOW in (b.status, m.status):
+        side = Side.BUSINESS if b.status is Status.WINDOW else Side.MAILBOX
+        partner = m if side is Side.BUSINESS else b
+        if partner.status in (Status.GONE, Status.DELETED):
+            # Deleted while its partner is outside the window. A delta reports that only once, so
+            # the link remembers it (as removed on that side); nothing is deleted (rule 4).
+            after = replace(link, out_of_window=True)
+            _set_version(after, side, WINDOW_MARK)
+            if side is Side.BUSINESS:
+                after.mailbox_id, after.mailbox_version, after.removed_in_mailbox = None, "", True
+            else:
+                after.business_id, after.business_version, after.removed_in_business = None, "", True
+            return Op("leave window", f"the {side.value} item is outside the time window and its "
+                      f"{side.other.value} item was deleted; nothing is deleted", link, after)  # fmt: skip
         if link.out_of_window:
             return None
-        side = Side.BUSINESS if b.status is Status.WINDOW else Side.MAILBOX
         after = replace(link, out_of_window=True)
         _set_version(after, side, WINDOW_MARK)
         return Op(
@@ -449,6 +464,9 @@ def _set_version(link: Link, side: Side, version: str) -> None:
 def _business_out(policy: Policy, link: Link, b: SideState, m: SideState) -> Op | None:
     """The business row left the filter or the user's ownership: a logical delete (rule 4)."""
     if not link.in_scope:
+        if m.status is Status.GONE:  # the unlinked copy was deleted since: a delta says so only once
+            gone = replace(link, mailbox_id=None, mailbox_version="")
+            return Op("unlink", "the mailbox copy of a record out of scope was deleted", link, gone)
         return None
     after = replace(link, in_scope=False, business_version=OUT_MARK)
     reason = (b.record.scope_reason if b.record else "") or "left the filter"

@@ -59,8 +59,10 @@ class Canonical(BaseModel):
         data = self.model_dump(mode="json")
         data.update(patch)
         item = type(self).model_validate(data)
-        if "body_html" in data and "body_html" not in patch and getattr(item, "body", None) != getattr(
-            self, "body", None
+        if (
+            "body_html" in data
+            and "body_html" not in patch
+            and getattr(item, "body", None) != getattr(self, "body", None)
         ):
             item = item.model_copy(update={"body_html": ""})
         return item

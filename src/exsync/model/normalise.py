@@ -13,6 +13,8 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime
 
+import idna
+
 _LINE_ENDINGS = re.compile(r"\r\n?")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 
@@ -40,13 +42,17 @@ def email(value: object) -> str:
 
 
 def domain_name(value: object) -> str:
-    """A DNS domain in its Unicode form, lower-case: ``XN--MNCHEN-3YA.de`` -> ``münchen.de``."""
+    """A DNS domain in its Unicode form, lower-case: ``XN--MNCHEN-3YA.de`` -> ``münchen.de``.
+
+    Lower-casing, not ``casefold``: case-folding turns ``faß.de`` into ``fass.de``, another domain
+    under IDNA 2008, whose decoder (the ``idna`` package) is used for the ``xn--`` labels.
+    """
     labels = []
-    for label in text(value).casefold().rstrip(".").split("."):
+    for label in text(value).lower().rstrip(".").split("."):
         if label.startswith("xn--"):
             # Not valid punycode: keep it as written rather than fail the item.
-            with contextlib.suppress(UnicodeError):
-                label = label.encode("ascii").decode("idna")
+            with contextlib.suppress(idna.IDNAError, UnicodeError):
+                label = idna.decode(label)
         labels.append(unicodedata.normalize("NFC", label))
     return ".".join(labels)
 
