@@ -371,10 +371,10 @@ def create(part: str, side: Side, source: Record, link: Link | None, reason: str
         key = correlation_key(part, source.id)
         write = Create(source.item, stamp=key)
     else:
-        key = link.key if link is not None else ""
+        key = ""  # the new row's own key, known once it is created (a re-created row gets a new one)
         write = Create(source.item, stamp=source.id)
     base = link or Link(key, None, None)
-    after = _settled(base, snapshot=source.item.projection())
+    after = _settled(base, key=key, snapshot=source.item.projection())
     if other is Side.BUSINESS:
         after.business_id, after.business_version = source.id, source.version
         after.mailbox_id, after.mailbox_version = None, ""
