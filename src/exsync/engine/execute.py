@@ -33,6 +33,7 @@ from exsync.engine.merge import FieldConflict
 from exsync.engine.planner import Op
 from exsync.engine.policy import Policy
 from exsync.engine.view import SideView, item_id, side_state
+from exsync.state import StateStore
 from exsync.state.records import ConflictEntry, JournalEntry, Link, Pending
 
 Step = Callable[[str], None]
@@ -81,7 +82,7 @@ class Executor:
     part: str
     policy: Policy
     connectors: dict[Side, Connector]
-    store: Any  # exsync.state.StateStore (typed loosely to keep the engine testable with any store)
+    store: StateStore
     run_id: int
     chunk: int = 20
     max_attempts: int = 6

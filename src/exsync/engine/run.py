@@ -14,7 +14,8 @@ from exsync.engine.guard import guard_reason
 from exsync.engine.planner import Plan
 from exsync.engine.policy import Policy
 from exsync.engine.view import SideView
-from exsync.state.records import Pending
+from exsync.state import StateStore, make_holder
+from exsync.state.records import Link, Pending
 
 Outcome = Literal["ok", "failed", "suspended", "skipped"]
 
@@ -75,7 +76,7 @@ class PairRun:
     policy: Policy
     business: Connector
     mailbox: Connector
-    store: Any  # exsync.state.StateStore
+    store: StateStore
     fingerprint: str = ""  # of the part's settings: a change forces a full listing
     options: RunOptions = field(default_factory=RunOptions)
 
@@ -95,7 +96,7 @@ class PairRun:
             return report
         if self.options.dry_run:
             return self._attempt(report, run_id=0)
-        holder = self.store.make_holder() if hasattr(self.store, "make_holder") else _holder()
+        holder = make_holder()
         if not self.store.acquire_lock(
             self.profile, self.part, holder, lease_seconds=self.options.lease_seconds
         ):
@@ -202,7 +203,7 @@ class PairRun:
                 ordered = sorted(ids)
                 views[side].add(self.connectors[side].fetch(ordered), set(ordered))
 
-    def _load_snapshots(self, links: Mapping[str, Any], views: Mapping[Side, SideView]) -> None:
+    def _load_snapshots(self, links: Mapping[str, Link], views: Mapping[Side, SideView]) -> None:
         keys = [
             key
             for key, link in links.items()
@@ -226,7 +227,7 @@ class PairRun:
             self.store.mark_pending(self.profile, self.part, _unique(tally.pending))
 
 
-def _claimed(links: Mapping[str, Any], plan: Plan) -> dict[Side, set[str]]:
+def _claimed(links: Mapping[str, Link], plan: Plan) -> dict[Side, set[str]]:
     claimed: dict[Side, set[str]] = {s: set() for s in Side}
     for link in links.values():
         for side, ident in ((Side.BUSINESS, link.business_id), (Side.MAILBOX, link.mailbox_id)):
@@ -244,11 +245,3 @@ def _unique(items: list[Pending]) -> list[Pending]:
     for p in items:
         seen.setdefault((p.side, p.item_id), p)
     return list(seen.values())
-
-
-def _holder() -> str:
-    import os
-    import socket
-    import uuid
-
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
