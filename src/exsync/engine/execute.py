@@ -64,7 +64,6 @@ class Tally:
     writes: dict[Side, Counts] = field(default_factory=lambda: {s: Counts() for s in Side})
     conflicts: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
-    done: list[Op] = field(default_factory=list)
     pending: list[Pending] = field(default_factory=list)
 
     def error(self, op: Op, message: str, category: str = "data") -> None:
@@ -91,7 +90,15 @@ class Executor:
     tally: Tally = field(default_factory=Tally)
     # Ids already linked or paired by this plan: a stamp look-up never takes them (a user's copy
     # carries the stamp of an item that another link or operation owns).
-    claimed: dict[Side, set[str]] = field(default_factory=lambda: {s: set() for s in Side})
+    # Built on the first stamp look-up only: most runs create nothing and skip the cost.
+    claimed_by: Callable[[], dict[Side, set[str]]] = lambda: {s: set() for s in Side}
+    _claimed: dict[Side, set[str]] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def claimed(self) -> dict[Side, set[str]]:
+        if self._claimed is None:
+            self._claimed = self.claimed_by()
+        return self._claimed
 
     def execute(self, ops: Sequence[Op]) -> Tally:
         for start in range(0, len(ops), self.chunk):
@@ -241,7 +248,7 @@ class Executor:
             sleep=self.sleep,
             on_step=self.on_step,
             tally=self.tally,
-            claimed=self.claimed,
+            claimed_by=lambda: self.claimed,
         )
         sub._chunk([again])
         return True
@@ -280,7 +287,6 @@ class Executor:
                 if op.link is not None and op.link.key != after.key:
                     drop.append(op.link.key)
                 upsert.append(after)
-            self.tally.done.append(op)
         self.on_step("before-record")
         self.store.save_links(self.profile, self.part, upsert, drop)
         if finish:

@@ -140,10 +140,12 @@ def needs(
             if other is not None:
                 want[side.other].add(other)
     for link in links.values():
-        if link.conflict:
+        # A flagged conflict is read again every run; so is an item whose version is unknown
+        # (paired while parked): its content was never agreed, so it cannot be assumed.
+        if link.conflict or not link.business_version or not link.mailbox_version:
             for side in Side:
                 linked_id = item_id(link, side)
-                if linked_id is not None:
+                if linked_id is not None and (link.conflict or not recorded_version(link, side)):
                     want[side].add(linked_id)
     for side, pending_id in pending:
         want[side].add(pending_id)
@@ -167,6 +169,16 @@ def stamp_needs(part: str, links: Mapping[str, Link], views: Mapping[Side, SideV
     return want
 
 
+def shared_stamps(links: Mapping[str, Link], view: SideView) -> list[str]:
+    """Stamps carried by several unlinked mailbox items: which is the original must be looked up."""
+    linked = index(links, Side.MAILBOX)
+    seen: dict[str, int] = defaultdict(int)
+    for record in view.records.values():
+        if record.stamp and record.scope is Scope.IN and record.id not in linked:
+            seen[record.stamp] += 1
+    return sorted(stamp for stamp, n in seen.items() if n > 1)
+
+
 def plan(part: str, policy: Policy, links: Mapping[str, Link], views: Mapping[Side, SideView]) -> Plan:
     """Decide every operation of one run. Pure: no I/O."""
     result = Plan(part)
@@ -186,6 +198,8 @@ def plan(part: str, policy: Policy, links: Mapping[str, Link], views: Mapping[Si
         side: [r for r in view.records.values() if r.scope is Scope.IN and r.id not in index_of]
         for side, view, index_of in ((Side.BUSINESS, bview, by_business), (Side.MAILBOX, mview, by_mailbox))
     }
+    if mview.age:  # oldest first: of several items carrying one stamp, the original is met first
+        unlinked[Side.MAILBOX].sort(key=lambda r: mview.age.get(r.id, len(mview.age)))
 
     # Items whose stamp names a link: a moved item takes over its link, a copy stays new (rule 6).
     relinked: dict[str, Record] = {}
@@ -224,9 +238,7 @@ def plan(part: str, policy: Policy, links: Mapping[str, Link], views: Mapping[Si
         if moved is not None and op is None:
             op = Op("relink", "a stamped mailbox item took the place of the one that vanished", link, link)
         if op is not None and op.action != "nothing":
-            if moved is not None:
-                op.link = links[link.key]
-            result.ops.append(op)
+            result.ops.append(op)  # a moved item's op keeps the re-pointed link: a re-decision needs it
 
     taken = {record.id for record in relinked.values()}
     result.ops.extend(_unlinked(part, policy, links, unlinked, taken, views, result))
@@ -258,7 +270,11 @@ def _unlinked(
     # A business row made from a mailbox item (its creation token) claims that item first; the
     # stamp a user's copy carries is only a hint.
     stamped = _closest_by_stamp(
-        part, [m for m in unlinked[Side.MAILBOX] if m.id not in by_origin], bview, links
+        part,
+        [m for m in unlinked[Side.MAILBOX] if m.id not in by_origin],
+        bview,
+        links,
+        views[Side.MAILBOX].age,
     )
 
     for mrec in unlinked[Side.MAILBOX]:
@@ -299,14 +315,15 @@ def _unlinked(
 
 
 def _closest_by_stamp(
-    part: str, records: list[Record], bview: SideView, links: Mapping[str, Link]
+    part: str, records: list[Record], bview: SideView, links: Mapping[str, Link], age: dict[str, int]
 ) -> dict[str, Record]:
-    """For each unlinked business id, the stamped mailbox item closest to it in content.
+    """For each unlinked business id, the stamped mailbox item that is its original.
 
-    A user's copies carry the same stamp (rule 6); when no link says which is the original
-    (a lost state store), the one that differs in the fewest fields is paired, the rest are new.
+    A user's copies carry the same stamp (rule 6); when no link says which is the original (a lost
+    state store, a crash right after the create), the oldest is (``find`` reports creation order),
+    else the one that differs in the fewest fields. The rest are new items.
     """
-    best: dict[str, tuple[int, str, Record]] = {}
+    best: dict[str, tuple[int, int, str, Record]] = {}
     for mrec in records:
         bid = business_id_of(part, mrec.stamp) if mrec.stamp else None
         if bid is None or correlation_key(part, bid) in links:
@@ -315,10 +332,10 @@ def _closest_by_stamp(
         if brec is None:
             continue
         bp, mp = brec.item.projection(), mrec.item.projection()
-        score = (sum(1 for name in bp if bp[name] != mp.get(name)), mrec.id, mrec)
-        if bid not in best or score[:2] < best[bid][:2]:
+        score = (age.get(mrec.id, len(age)), sum(1 for name in bp if bp[name] != mp.get(name)), mrec.id, mrec)
+        if bid not in best or score[:3] < best[bid][:3]:
             best[bid] = score
-    return {bid: score[2] for bid, score in best.items()}
+    return {bid: score[3] for bid, score in best.items()}
 
 
 def _new_item(part: str, policy: Policy, side: Side, record: Record) -> Op | None:
@@ -602,8 +619,9 @@ def _lost_edit(base: dict[str, object], now: dict[str, object], side: Side) -> l
 
 def _merge(policy: Policy, link: Link, b: SideState, m: SideState, base: dict[str, object] | None) -> Op:
     """Both items exist: merge them field by field onto their existing items (rule 2)."""
-    if base is None and link.snapshot is None and (b.record is None or m.record is None):
-        raise ValueError(f"link {link.key}: no snapshot loaded for a changed item")
+    if not base and (b.record is None or m.record is None):
+        # Never stand an empty projection in for an item that was not read: that would wipe it.
+        raise ValueError(f"link {link.key}: an item without an agreed snapshot was not read")
     bp = b.record.item.projection() if b.record is not None else dict(base or {})
     mp = m.record.item.projection() if m.record is not None else dict(base or {})
     holder = m.record or b.record

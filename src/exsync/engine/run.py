@@ -49,6 +49,7 @@ class RunReport:
             "mailbox": self.tally.writes[Side.MAILBOX].as_dict(),
             "business": self.tally.writes[Side.BUSINESS].as_dict(),
             "conflicts": self.tally.conflicts,
+            "full": self.full,
             "errors": [{"item": e["item"], "message": e["message"]} for e in self.tally.errors],
         }
         if self.message:
@@ -140,13 +141,14 @@ class PairRun:
         tokens: dict[str, str] = store.tokens(profile, part)
         # No stored fingerprint and none given (a pair's first run, or tests) is the same settings.
         full = self.options.full or (store.fingerprint(profile, part) or "") != self.fingerprint
-        report.full = full
         changes = {side: self._changes(side, None if full else tokens.get(side.value)) for side in Side}
+        report.full = all(ch.full for ch in changes.values())  # an expired token listed everything
         views = {side: SideView.of(side, ch) for side, ch in changes.items()}
         links = store.links(profile, part)
         pending = [(Side(p.side), p.item_id) for p in store.pending(profile, part)]
         self._fetch(views, planner.needs(links, views, pending))
         self._fetch(views, planner.stamp_needs(part, links, views))
+        self._age_copies(links, views[Side.MAILBOX])
         self._load_snapshots(links, views)
         plan = planner.plan(part, self.policy, links, views)
         report.plan = plan if self.options.dry_run else None
@@ -176,7 +178,7 @@ class PairRun:
             sleep=self.options.sleep,
             on_step=self.options.on_step,
             tally=report.tally,
-            claimed=_claimed(links, plan),
+            claimed_by=lambda: _claimed(links, plan),
         )
         executor.execute(plan.ops)
         self._settle_pending(pending, report.tally)
@@ -202,6 +204,14 @@ class PairRun:
             if ids:
                 ordered = sorted(ids)
                 views[side].add(self.connectors[side].fetch(ordered), set(ordered))
+
+    def _age_copies(self, links: Mapping[str, Link], view: SideView) -> None:
+        """Learn which of several items carrying one stamp is the oldest (``find`` keeps creation order)."""
+        stamps = planner.shared_stamps(links, view)
+        if stamps:
+            for records in self.mailbox.find(stamps).values():
+                for age, record in enumerate(records):
+                    view.age[record.id] = age
 
     def _load_snapshots(self, links: Mapping[str, Link], views: Mapping[Side, SideView]) -> None:
         keys = [

@@ -17,6 +17,9 @@ class SideView:
     removed: set[str] = field(default_factory=set)
     records: dict[str, Record] = field(default_factory=dict)
     fetched: set[str] = field(default_factory=set)  # ids asked for; those without a record are gone
+    # Creation order of items sharing a stamp (from ``find``): the oldest is the original, the
+    # others are a user's copies (rule 6).
+    age: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, side: Side, changes: Changes) -> SideView:
