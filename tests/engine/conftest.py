@@ -1,6 +1,7 @@
 """Shared helpers for the engine's scenario tests (SCENARIOS.md).
 
-``harness`` is a contacts pair with the default policy; ``make_harness(part, policy)`` builds others::
+``harness`` is a contacts pair with the default policy; ``make_harness(part, policy, limits)`` builds
+others (``limits``: the mailbox connector's, e.g. ``{"emails": 3}`` as Graph contacts hold)::
 
     def test_scenario_01_new_contact(harness):
         bid = harness.b.put(Contact(first_name="Ada"))
@@ -16,7 +17,7 @@ on ``harness.b.faults`` / ``harness.m.faults``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ class Harness:
     part: str = "contacts"
     policy: Policy = field(default_factory=Policy)
     profile: str = PROFILE
+    limits: Mapping[str, int] | None = None  # the mailbox connector's
     # The part settings' fingerprint handed to every run; change it to play a settings change
     # (a new direction, filter or folder), which makes the next run list everything.
     fingerprint: str = field(default="", init=False)
@@ -44,7 +46,7 @@ class Harness:
     store: StateStore = field(init=False)
 
     def __post_init__(self) -> None:
-        self.business, self.mailbox = memory_pair(self.part)
+        self.business, self.mailbox = memory_pair(self.part, limits=self.limits)
         self.store = StateStore("sqlite://")
 
     # -- the two sides ---------------------------------------------------------------------------
@@ -153,8 +155,10 @@ class Harness:
 def make_harness() -> Any:
     made: list[Harness] = []
 
-    def make(part: str = "contacts", policy: Policy | None = None) -> Harness:
-        h = Harness(part, policy or Policy())
+    def make(
+        part: str = "contacts", policy: Policy | None = None, limits: Mapping[str, int] | None = None
+    ) -> Harness:
+        h = Harness(part, policy or Policy(), limits=limits)
         made.append(h)
         return h
 

@@ -1,8 +1,9 @@
 """Scenario 85: convergence under random operations, with crashes injected at every executor step.
 
 Users on both sides create, edit, copy and delete contacts; the business filter changes; servers
-rewrite bookkeeping (flaky versions); writes fail, are throttled or answer 412; the state store is
-lost; and runs die at a chosen step. After every run that completes cleanly the machine checks:
+rewrite bookkeeping (flaky versions); items become unreadable (a NULL the mapping needs) and are
+mended; writes fail, are throttled or answer 412; the state store is lost; and runs die at a chosen
+step. After every run that completes cleanly the machine checks:
 - convergence: each linked pair holds the same projection on both sides;
 - no duplicate: every entity (marked by a unique ``notes`` value) is at most once on each side;
 - no delete nobody asked for: an entity nobody deleted or filtered out is on both sides;
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from typing import ClassVar
 
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from exsync.connector import Scope, Side
 from exsync.engine import MailboxWins, PairRun, Policy, RecordOnly, RunOptions, direction
@@ -30,14 +32,18 @@ PROFILE, PART = "JD", "contacts"
 FIELDS = ("first_name", "last_name", "city", "job_title")
 STEPS = ("before-journal", "after-journal", "after-write:mailbox", "after-write:business", "before-record",
          "after-record")  # fmt: skip
+
+
 class SyncMachine(RuleBasedStateMachine):
     """Both directions, deletes carried both ways, business wins conflicts."""
 
     policy = Policy(direction=direction("both"), delete_in_mailbox=True, delete_in_business=True)
+    limits: ClassVar[dict[str, int]] = {}  # the mailbox connector's capacity
+    addresses: ClassVar[int] = 1  # e-mail addresses of a new contact
 
     def __init__(self) -> None:
         super().__init__()
-        self.business, self.mailbox = memory_pair(PART)
+        self.business, self.mailbox = memory_pair(PART, limits=self.limits)
         self.store = StateStore("sqlite://")
         self.counter = itertools.count(1)
         self.removed: set[str] = set()  # entities someone deleted or filtered out
@@ -58,6 +64,14 @@ class SyncMachine(RuleBasedStateMachine):
             if not in_scope or r.scope is Scope.IN
         )
 
+    def _unreadable(self) -> list[tuple[Side, str]]:
+        return [
+            (side, r.id)
+            for side, conn in ((Side.BUSINESS, self.business), (Side.MAILBOX, self.mailbox))
+            for r in conn.store.records(PART)
+            if r.scope is Scope.UNREADABLE
+        ]
+
     def _value(self) -> str:
         return f"v{next(self.counter)}"
 
@@ -70,7 +84,8 @@ class SyncMachine(RuleBasedStateMachine):
     def create(self, side: Side, first: str) -> None:
         entity = f"e{next(self.counter)}"
         conn = self.business if side is Side.BUSINESS else self.mailbox
-        conn.put(Contact(first_name=first, notes=entity, emails=[f"{entity}@Example.COM"]))
+        emails = [f"{entity}.{i}@Example.COM" for i in range(self.addresses)]
+        conn.put(Contact(first_name=first, notes=entity, emails=emails))  # a limited side keeps what it can
 
     @precondition(lambda self: self._items(Side.MAILBOX))
     @rule(data=st.data())
@@ -112,7 +127,8 @@ class SyncMachine(RuleBasedStateMachine):
             # With the original gone, a copy carrying its stamp may rightly be taken for the original
             # moved elsewhere (scenario 15) and join the original's business row.
             self.removed |= {
-                r.item.notes for r in self.mailbox.store.records(PART)  # type: ignore[attr-defined]
+                r.item.notes
+                for r in self.mailbox.store.records(PART)  # type: ignore[attr-defined]
                 if r.stamp == record.stamp
             }
 
@@ -129,6 +145,21 @@ class SyncMachine(RuleBasedStateMachine):
             self.removed.add(entity)
         else:
             self.business.store.set_scope(ident, Scope.IN)
+
+    @precondition(lambda self: self._items(Side.BUSINESS) or self._items(Side.MAILBOX))
+    @rule(data=st.data())
+    def make_unreadable(self, data: st.DataObject) -> None:
+        """One bad item (rule 10): runs fail on it alone until it is mended; nothing is read as deleted."""
+        side = data.draw(st.sampled_from([s for s in Side if self._items(s)]))
+        ident, _ = data.draw(st.sampled_from(self._items(side)))
+        (self.business if side is Side.BUSINESS else self.mailbox).store.make_unreadable(ident, "a NULL")
+
+    @precondition(lambda self: self._unreadable())
+    @rule(data=st.data())
+    def mend(self, data: st.DataObject) -> None:
+        """The bad value is fixed without a new version: only the pending retry reads it again."""
+        side, ident = data.draw(st.sampled_from(self._unreadable()))
+        (self.business if side is Side.BUSINESS else self.mailbox).store.set_scope(ident, Scope.IN)
 
     @precondition(lambda self: self._items(Side.BUSINESS) or self._items(Side.MAILBOX))
     @rule(data=st.data())
@@ -190,6 +221,7 @@ class SyncMachine(RuleBasedStateMachine):
         if report.outcome == "suspended":  # type: ignore[attr-defined]
             report = self._run(force=True)
         clean = report.outcome == "ok" and not report.tally.errors  # type: ignore[attr-defined]
+        assert not (clean and self._unreadable()), "a run ended clean although an item is unreadable"
         if clean:
             self.business.faults.clear()
             self.mailbox.faults.clear()
@@ -215,7 +247,10 @@ class SyncMachine(RuleBasedStateMachine):
             if link.in_scope and link.business_id and link.mailbox_id:
                 b, m = business.get(link.business_id), mailbox.get(link.mailbox_id)
                 assert b is not None and m is not None, f"link {key} names a missing item"
-                assert b.item.projection() == m.item.projection() == snapshots[key], f"{key} diverged"
+                # The mailbox holds what it can of the agreed value; the business row all of it.
+                held = {name: snapshots[key][name][:limit] for name, limit in self.limits.items()}
+                assert b.item.projection() == snapshots[key], f"{key} diverged"
+                assert m.item.projection() == {**snapshots[key], **held}, f"{key} diverged"
         # no duplicate on either side
         for side, items in ((Side.BUSINESS, business), (Side.MAILBOX, mailbox)):
             marks = [r.item.notes for r in items.values() if r.scope is Scope.IN]  # type: ignore[attr-defined]
@@ -270,6 +305,39 @@ def _superseded(edits: list[tuple[str, str, str, str]], entity: str, field: str,
     return False
 
 
+class LimitsMachine(SyncMachine):
+    """The mailbox holds at most 3 e-mail addresses (Graph contacts); users edit the addresses too."""
+
+    limits: ClassVar[dict[str, int]] = {"emails": 3}
+    addresses: ClassVar[int] = 5
+
+    @initialize()
+    def synced_with_overflow(self) -> None:
+        """Start from a synced contact whose mailbox copy holds only some of its addresses."""
+        self.create(Side.BUSINESS, "Ann")
+        self.sync()
+
+    @precondition(lambda self: self._items(Side.BUSINESS) or self._items(Side.MAILBOX))
+    @rule(data=st.data(), how=st.sampled_from(["remove", "replace", "insert"]))
+    def edit_addresses(self, data: st.DataObject, how: str) -> None:
+        """Remove, replace or insert one address; a mailbox user sees (and keeps) at most three."""
+        side = data.draw(st.sampled_from([s for s in Side if self._items(s)]))
+        ident, entity = data.draw(st.sampled_from(self._items(side)))
+        store = (self.business if side is Side.BUSINESS else self.mailbox).store
+        record = store.get(ident)
+        assert record is not None
+        emails: list[str] = list(record.item.emails)  # type: ignore[attr-defined]
+        at = data.draw(st.integers(0, max(len(emails) - 1, 0)))
+        fresh = f"{entity}.{self._value()}@example.com"
+        if how == "insert" or not emails:
+            emails.insert(at, fresh)
+        elif how == "remove":
+            del emails[at]
+        else:
+            emails[at] = fresh
+        store.edit(ident, emails=emails if side is Side.BUSINESS else emails[: self.limits["emails"]])
+
+
 class KeepBusinessRowsMachine(SyncMachine):
     """The defaults: a mailbox delete leaves the business row (tombstoned link), mailbox wins conflicts."""
 
@@ -291,3 +359,5 @@ TestKeepBusinessRowsMachine = KeepBusinessRowsMachine.TestCase
 TestKeepBusinessRowsMachine.settings = MACHINE_SETTINGS
 TestRecordOnlyMachine = RecordOnlyMachine.TestCase
 TestRecordOnlyMachine.settings = MACHINE_SETTINGS
+TestLimitsMachine = LimitsMachine.TestCase
+TestLimitsMachine.settings = MACHINE_SETTINGS

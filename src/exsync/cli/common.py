@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
+from exsync.connector.errors import SideError
 from exsync.model import PART_NAMES
 from exsync.settings import Config, ConfigError, load_config
 from exsync.state import StateStore
@@ -106,6 +107,12 @@ def command(json_output: bool) -> Iterator[Output]:
             if output.json:
                 output.document({"error": exc.message, "key": exc.key})
             raise typer.Exit(USAGE) from None
+        except SideError as exc:
+            # A side cannot be reached at all (its database is down, its credentials are refused).
+            output.err.print(f"error: {exc}", style="red")
+            if output.json:
+                output.document({"error": str(exc)})
+            raise typer.Exit(FAILED) from None
         except SQLAlchemyError as exc:
             # The state store went away mid-command: the command failed, nothing was half-written.
             message = f"the state store failed: {_first_line(exc)}"

@@ -53,3 +53,7 @@ class AuthFailed(SideError):
 
 class PermissionDenied(SideError):
     category = "permission"
+
+
+class PartUnsupported(ConnectorError):
+    """This side cannot serve the part at all (its mapping has no table for it): the pair is skipped."""

@@ -39,6 +39,9 @@ class Scope(StrEnum):
     FILTER = "filter"  # exists, but outside the filter, the ownership, the folder or the privacy rule
     WINDOW = "window"  # exists, but outside the time window: simply not looked at
     DELETED = "deleted"  # soft-deleted (the row is still there, flagged)
+    # exists, but cannot be turned into a canonical item; scope_reason says why (a NULL the mapping
+    # needs, a malformed RRULE). Its ``item`` is an empty canonical of the part: never to be read.
+    UNREADABLE = "unreadable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,17 @@ Outcome = Written | Deleted | Exception  # an Exception here is a ConnectorError
 
 @runtime_checkable
 class Connector(Protocol):
-    """One side of one (profile, part)."""
+    """One side of one (profile, part).
+
+    Optional attribute ``limits: Mapping[str, int]``: for list-valued canonical fields, the most
+    values this side can hold (Graph contacts: ``{"emails": 3, "business_phones": 2}``). Such a
+    connector truncates what it is given; the engine keeps the overflow in the link's snapshot and
+    never lets it shrink. Absent: no limits.
+
+    Optional method ``transaction()``, a context manager: the engine applies a chunk's writes to
+    this side and records their links within it, so a side that keeps the state store in its own
+    database commits both at once (the SQL connector does).
+    """
 
     side: Side
 
@@ -124,7 +137,10 @@ class Connector(Protocol):
         ...
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Record]:
-        """The items that still exist, in or out of scope. An id missing from the answer is gone."""
+        """The items that still exist, in or out of scope. An id missing from the answer is gone.
+
+        An item that exists but cannot be mapped is answered with ``Scope.UNREADABLE``, never left out.
+        """
         ...
 
     def find(self, stamps: Sequence[str]) -> dict[str, list[Record]]:

@@ -10,7 +10,8 @@ update as "same content on both sides" and a delete as "gone on both sides".
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,7 +33,7 @@ from exsync.engine import planner
 from exsync.engine.merge import FieldConflict
 from exsync.engine.planner import Op
 from exsync.engine.policy import Policy
-from exsync.engine.view import SideView, item_id, side_state
+from exsync.engine.view import SideView, item_id, limits_of, side_state
 from exsync.state import StateStore
 from exsync.state.records import ConflictEntry, JournalEntry, Link, Pending
 
@@ -66,10 +67,13 @@ class Tally:
     errors: list[dict[str, Any]] = field(default_factory=list)
     pending: list[Pending] = field(default_factory=list)
 
-    def error(self, op: Op, message: str, category: str = "data") -> None:
+    def error(self, op: Op, message: str, category: str = "data", item: str | None = None) -> None:
+        """Report ``item`` (by default the op's mailbox item) failed; every item of ``op`` is retried."""
         ids = op.ids()
-        item = ids[Side.MAILBOX] or ids[Side.BUSINESS] or op.key
-        self.errors.append({"item": item, "key": op.key, "message": message, "category": category})
+        item = item or ids[Side.MAILBOX] or ids[Side.BUSINESS] or op.key
+        # Once per item: an unreadable one can be met twice (listed, and found by a create's stamp).
+        if not any(e["item"] == item and e["message"] == message for e in self.errors):
+            self.errors.append({"item": item, "key": op.key, "message": message, "category": category})
         for side, ident in ids.items():
             if ident:
                 self.pending.append(Pending(side.value, ident, message))
@@ -95,6 +99,10 @@ class Executor:
     _claimed: dict[Side, set[str]] | None = field(default=None, init=False, repr=False)
 
     @property
+    def limits(self) -> dict[Side, Mapping[str, int]]:
+        return {side: limits_of(connector) for side, connector in self.connectors.items()}
+
+    @property
     def claimed(self) -> dict[Side, set[str]]:
         if self._claimed is None:
             self._claimed = self.claimed_by()
@@ -109,19 +117,31 @@ class Executor:
     def _chunk(self, ops: list[Op]) -> None:
         ops = self._look_up_creates(ops)
         journal = self._journal(ops)
-        failed: set[int] = set()
+        failed = {i for i, op in enumerate(ops) if op.unreadable}
+        for i in failed:
+            for record in ops[i].unreadable:
+                message = f"cannot be read ({record.scope_reason}); skipped, read again next run"
+                self.tally.error(ops[i], message, item=record.id)
         results: dict[int, dict[Side, Written | Deleted]] = {i: {} for i in range(len(ops))}
-        for side in (Side.MAILBOX, Side.BUSINESS):
-            todo = [i for i, op in enumerate(ops) if side in op.writes and i not in failed]
-            for i, outcome in self._apply(side, [ops[i].writes[side] for i in todo], todo):
-                if isinstance(outcome, Written | Deleted):
-                    results[i][side] = outcome
-                    self.tally.writes[side].add(ops[i].writes[side])
-                else:
-                    failed.add(i)
-                    self._failed(ops[i], outcome)
-            self.on_step(f"after-write:{side.value}")
-        self._record(ops, results, failed, journal)
+        self._write_side(Side.MAILBOX, ops, results, failed)
+        # The business writes and the links recording them commit as one when the business side
+        # offers a transaction (its SQL database holds the state store too).
+        with _transaction(self.connectors[Side.BUSINESS]):
+            self._write_side(Side.BUSINESS, ops, results, failed)
+            self._record(ops, results, failed, journal)
+
+    def _write_side(
+        self, side: Side, ops: list[Op], results: dict[int, dict[Side, Written | Deleted]], failed: set[int]
+    ) -> None:
+        todo = [i for i, op in enumerate(ops) if side in op.writes and i not in failed]
+        for i, outcome in self._apply(side, [ops[i].writes[side] for i in todo], todo):
+            if isinstance(outcome, Written | Deleted):
+                results[i][side] = outcome
+                self.tally.writes[side].add(ops[i].writes[side])
+            else:
+                failed.add(i)
+                self._failed(ops[i], outcome)
+        self.on_step(f"after-write:{side.value}")
 
     def _look_up_creates(self, ops: list[Op]) -> list[Op]:
         """Before creating, look the stamp up: an item found is paired, not created again."""
@@ -139,11 +159,14 @@ class Executor:
                 ]
                 if not hits:
                     continue
-                self.claimed[side].add(hits[0].id)
                 source = op.sources[side.other]
+                if hits[0].scope is Scope.UNREADABLE:  # there, but unknown: neither paired nor created again
+                    ops[i] = planner.unreadable(op.link, {side.other: source, side: hits[0]})
+                    continue
+                self.claimed[side].add(hits[0].id)
                 brec, mrec = (hits[0], source) if side is Side.BUSINESS else (source, hits[0])
                 paired = planner.pair(
-                    self.part, self.policy, brec, mrec, "found by its stamp before creating"
+                    self.part, self.policy, brec, mrec, "found by its stamp before creating", self.limits
                 )
                 paired.link = op.link
                 ops[i] = paired
@@ -222,7 +245,7 @@ class Executor:
         assert link is not None
         views: dict[Side, SideView] = {}
         for side in Side:
-            view = SideView(side, full=False, listed={})
+            view = SideView(side, full=False, listed={}, limits=self.limits[side])
             ident = item_id(link, side)
             if ident is not None:
                 view.add(self.connectors[side].fetch([ident]), {ident})
@@ -330,3 +353,9 @@ class Executor:
             winner,
             None if r is None else r.value,
         )
+
+
+def _transaction(connector: Connector) -> AbstractContextManager[object]:
+    """The connector's optional ``transaction()`` (see ``Connector``), or nothing."""
+    transaction = getattr(connector, "transaction", None)
+    return transaction() if callable(transaction) else nullcontext()

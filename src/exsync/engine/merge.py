@@ -52,10 +52,7 @@ def merge(
 ) -> Merge:
     """Merge both projections against ``base`` (None: no common base, e.g. a re-pair)."""
     result = Merge()
-    writable = {
-        Side.BUSINESS: policy.direction.to_business,
-        Side.MAILBOX: policy.direction.to_mailbox and not mailbox_read_only,
-    }
+    writable = writable_sides(policy, mailbox_read_only)
     values = {Side.BUSINESS: business, Side.MAILBOX: mailbox}
     for name in business.keys() | mailbox.keys():
         b = business.get(name)
@@ -82,6 +79,14 @@ def merge(
             value = values[winner][name]
         _settle(result, name, value, winner, values, writable, policy)
     return result
+
+
+def writable_sides(policy: Policy, mailbox_read_only: bool = False) -> dict[Side, bool]:
+    """The sides a merge may write: the direction's, and never a meeting someone else organises."""
+    return {
+        Side.BUSINESS: policy.direction.to_business,
+        Side.MAILBOX: policy.direction.to_mailbox and not mailbox_read_only,
+    }
 
 
 def _resolve(

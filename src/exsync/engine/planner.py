@@ -13,9 +13,18 @@ from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
 from exsync.connector import Create, Delete, Record, Scope, Side, Update, Write
-from exsync.engine.merge import FieldConflict, merge
+from exsync.engine.merge import FieldConflict, merge, writable_sides
 from exsync.engine.policy import Policy, Resolution
-from exsync.engine.view import SideState, SideView, Status, item_id, recorded_version, side_state
+from exsync.engine.view import (
+    NO_LIMITS,
+    SideState,
+    SideView,
+    Status,
+    item_id,
+    read,
+    recorded_version,
+    side_state,
+)
 from exsync.state.records import Link
 
 # Version markers for a side that is parked: it is not looked at until it is listed again.
@@ -42,6 +51,9 @@ class Op:
     # Sides left holding an edit the direction does not carry over: their recorded version is kept
     # (even when another field is written to them), so the edit still counts as a change later.
     held: set[Side] = field(default_factory=set)
+    # Items that cannot be read: the operation writes nothing and its link stays as it was; each is
+    # reported as a per-item error and read again next run (see ``unreadable``).
+    unreadable: tuple[Record, ...] = ()
 
     @property
     def key(self) -> str | None:
@@ -242,6 +254,14 @@ def plan(part: str, policy: Policy, links: Mapping[str, Link], views: Mapping[Si
 
     taken = {record.id for record in relinked.values()}
     result.ops.extend(_unlinked(part, policy, links, unlinked, taken, views, result))
+    # Unreadable items no link names: never created elsewhere, never taken for gone; reported.
+    reported = {record.id for op in result.ops for record in op.unreadable}
+    for side, view, index_of in ((Side.BUSINESS, bview, by_business), (Side.MAILBOX, mview, by_mailbox)):
+        result.ops.extend(
+            unreadable(None, {side: r})
+            for r in view.records.values()
+            if r.scope is Scope.UNREADABLE and r.id not in index_of and r.id not in reported
+        )
     return result
 
 
@@ -267,6 +287,7 @@ def _unlinked(
             result.identity_conflicts.append(IdentityConflict(ident, sorted(r.id for r in records)))
     paired: set[str] = set()
     bview = views[Side.BUSINESS]
+    limits = {side: view.limits for side, view in views.items()}
     # A business row made from a mailbox item (its creation token) claims that item first; the
     # stamp a user's copy carries is only a hint.
     stamped = _closest_by_stamp(
@@ -294,9 +315,13 @@ def _unlinked(
             candidate = by_identity[ident][0]
             if candidate.id not in paired:
                 brec, reason = candidate, "found by its identity"
+        if brec is not None and brec.scope is Scope.UNREADABLE:
+            paired.add(brec.id)  # neither paired with (its content is unknown) nor created again
+            ops.append(unreadable(None, {Side.BUSINESS: brec, Side.MAILBOX: mrec}))
+            continue
         if brec is not None and brec.scope in (Scope.IN, Scope.FILTER, Scope.WINDOW):
             paired.add(brec.id)
-            ops.append(pair(part, policy, brec, mrec, reason))
+            ops.append(pair(part, policy, brec, mrec, reason, limits))
             continue
         op = _new_item(part, policy, Side.MAILBOX, mrec)
         if op is not None:
@@ -305,8 +330,13 @@ def _unlinked(
     # A row a crashed run re-created from a linked mailbox item (its creation token names that item)
     # is what the link's planned re-create will find by its stamp and pair: not a new item.
     recreating = {w.stamp for op in result.ops if isinstance(w := op.writes.get(Side.BUSINESS), Create)}
+    mrecords = views[Side.MAILBOX].records
     for brec in unlinked[Side.BUSINESS]:
         if brec.id in paired or (brec.stamp is not None and brec.stamp in recreating):
+            continue
+        origin = mrecords.get(brec.stamp) if brec.stamp else None
+        if origin is not None and origin.scope is Scope.UNREADABLE:  # made from it: not a new item
+            ops.append(unreadable(None, {Side.BUSINESS: brec, Side.MAILBOX: origin}))
             continue
         op = _new_item(part, policy, Side.BUSINESS, brec)
         if op is not None:
@@ -355,8 +385,19 @@ def _new_item(part: str, policy: Policy, side: Side, record: Record) -> Op | Non
     return None
 
 
-def pair(part: str, policy: Policy, brec: Record, mrec: Record, reason: str) -> Op:
-    """Join two items found to be one (no common base: differing fields are conflicts)."""
+def pair(
+    part: str,
+    policy: Policy,
+    brec: Record,
+    mrec: Record,
+    reason: str,
+    limits: Mapping[Side, Mapping[str, int]] | None = None,
+) -> Op:
+    """Join two items found to be one (no common base: differing fields are conflicts).
+
+    A side with ``limits`` is read with the other side's values as its overflow: holding the first
+    values of the other's list is agreeing with it.
+    """
     key = correlation_key(part, brec.id)
     link = Link(key, brec.id, mrec.id, brec.version, mrec.version)
     if brec.scope is not Scope.IN:
@@ -372,8 +413,9 @@ def pair(part: str, policy: Policy, brec: Record, mrec: Record, reason: str) -> 
             out_of_window=brec.scope is Scope.WINDOW,
         )
         return Op("pair", f"{reason}; the business record is {brec.scope.value}", None, after)
-    b = SideState(Status.CHANGED, brec, brec.version)
-    m = SideState(Status.CHANGED, mrec, mrec.version)
+    limits = limits or {}
+    b = read(Status.CHANGED, brec, mrec.item.projection(), limits.get(Side.BUSINESS, NO_LIMITS))
+    m = read(Status.CHANGED, mrec, brec.item.projection(), limits.get(Side.MAILBOX, NO_LIMITS))
     op = _merge(policy, link, b, m, base=None)
     op.link = None
     op.action = "pair" if not op.writes else f"pair and {op.action}"
@@ -401,6 +443,18 @@ def create(part: str, side: Side, source: Record, link: Link | None, reason: str
     return Op(f"create in {side.value}", reason, link, after, {side: write}, sources={other: source})
 
 
+def unreadable(link: Link | None, sources: Mapping[Side, Record]) -> Op:
+    """Skip items that cannot be read (rule 10: one bad item fails alone).
+
+    Nothing is written, created or deleted for them and ``link`` stays exactly as it was: an
+    unreadable item is never taken for a deleted one, nor its empty item for content.
+    """
+    bad = {side: r for side, r in sources.items() if r.scope is Scope.UNREADABLE}
+    why = "; ".join(f"the {s.value} item {r.id} cannot be read ({r.scope_reason})" for s, r in bad.items())
+    return Op("skip", f"{why}: nothing is written", link, link, sources=dict(sources),
+              unreadable=tuple(bad.values()))  # fmt: skip
+
+
 def _settled(link: Link, **changes: object) -> Link:
     """A copy of ``link`` with every parking flag cleared."""
     out = replace(
@@ -419,6 +473,8 @@ def _settled(link: Link, **changes: object) -> Link:
 
 def decide(part: str, policy: Policy, link: Link, b: SideState, m: SideState) -> Op | None:
     """The decision table for one link (rules 2–5)."""
+    if Status.UNREADABLE in (b.status, m.status):
+        return unreadable(link, _sources(b, m))
     b, m = _parked(link, Side.BUSINESS, b), _parked(link, Side.MAILBOX, m)
     if Status.WINDOW in (b.status, m.status):
         side = Side.BUSINESS if b.status is Status.WINDOW else Side.MAILBOX
@@ -627,9 +683,10 @@ def _merge(policy: Policy, link: Link, b: SideState, m: SideState, base: dict[st
     holder = m.record or b.record
     read_only = holder is not None and holder.item.mailbox_read_only()
     merged = merge(base, bp, mp, policy, mailbox_read_only=read_only)
+    writable = writable_sides(policy, read_only)
     writes: dict[Side, Write] = {}
-    for side, state in ((Side.BUSINESS, b), (Side.MAILBOX, m)):
-        patch = merged.patch(side)
+    for side, state, now in ((Side.BUSINESS, b, bp), (Side.MAILBOX, m, mp)):
+        patch = state.fit(merged.patch(side), now, merged.snapshot, writable[side])
         ident = item_id(link, side)
         if patch and ident is not None:
             writes[side] = Update(ident, patch, state.version)

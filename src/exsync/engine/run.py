@@ -13,7 +13,7 @@ from exsync.engine.execute import Executor, Step, Tally
 from exsync.engine.guard import guard_reason
 from exsync.engine.planner import Plan
 from exsync.engine.policy import Policy
-from exsync.engine.view import SideView
+from exsync.engine.view import SideView, limits_of
 from exsync.state import StateStore, make_holder
 from exsync.state.records import Link, Pending
 
@@ -143,7 +143,9 @@ class PairRun:
         full = self.options.full or (store.fingerprint(profile, part) or "") != self.fingerprint
         changes = {side: self._changes(side, None if full else tokens.get(side.value)) for side in Side}
         report.full = all(ch.full for ch in changes.values())  # an expired token listed everything
-        views = {side: SideView.of(side, ch) for side, ch in changes.items()}
+        views = {
+            side: SideView.of(side, ch, limits_of(self.connectors[side])) for side, ch in changes.items()
+        }
         links = store.links(profile, part)
         pending = [(Side(p.side), p.item_id) for p in store.pending(profile, part)]
         self._fetch(views, planner.needs(links, views, pending))
@@ -244,6 +246,8 @@ def _claimed(links: Mapping[str, Link], plan: Plan) -> dict[Side, set[str]]:
             if ident is not None:
                 claimed[side].add(ident)
     for op in plan.ops:
+        if op.unreadable:
+            continue  # links nothing: a stamp look-up must still see the unreadable item
         for side, ident in op.ids().items():
             if ident is not None:
                 claimed[side].add(ident)

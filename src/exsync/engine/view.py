@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import Enum
+from types import MappingProxyType
+from typing import Any
 
-from exsync.connector import Changes, Entry, Record, Scope, Side
+from exsync.connector import Changes, Connector, Entry, Record, Scope, Side
+from exsync.model import Fields
 from exsync.state.records import Link
+
+NO_LIMITS: Mapping[str, int] = MappingProxyType({})
+_NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
+
+
+def limits_of(connector: Connector) -> Mapping[str, int]:
+    """The most values a side holds of each list field (the optional ``Connector.limits``)."""
+    return getattr(connector, "limits", NO_LIMITS)
 
 
 @dataclass(slots=True)
@@ -20,10 +32,13 @@ class SideView:
     # Creation order of items sharing a stamp (from ``find``): the oldest is the original, the
     # others are a user's copies (rule 6).
     age: dict[str, int] = field(default_factory=dict)
+    limits: Mapping[str, int] = field(default_factory=lambda: NO_LIMITS)  # the side's capacity: see ``read``
 
     @classmethod
-    def of(cls, side: Side, changes: Changes) -> SideView:
-        return cls(side, changes.full, {e.id: e for e in changes.entries}, set(changes.removed))
+    def of(cls, side: Side, changes: Changes, limits: Mapping[str, int] = NO_LIMITS) -> SideView:
+        return cls(
+            side, changes.full, {e.id: e for e in changes.entries}, set(changes.removed), limits=limits
+        )
 
     def add(self, records: dict[str, Record], asked: set[str]) -> None:
         self.records.update(records)
@@ -39,13 +54,16 @@ class Status(Enum):
     OUT = "out of scope"
     WINDOW = "outside the window"
     MISSING = "no item"  # the link has no item on this side (removed earlier)
+    UNREADABLE = "unreadable"  # exists, but cannot be read: nothing is decided about it this run
 
 
 @dataclass(frozen=True, slots=True)
 class SideState:
     status: Status
-    record: Record | None = None
+    record: Record | None = None  # as the engine reads it (see ``read``)
     version: str = ""
+    limits: Mapping[str, int] = field(default_factory=lambda: NO_LIMITS)
+    held: Mapping[str, Any] = field(default_factory=lambda: _NO_FIELDS)  # what ``read`` completed: as held
 
     @property
     def exists(self) -> bool:
@@ -59,6 +77,28 @@ class SideState:
     def removed(self) -> bool:
         return self.status in (Status.GONE, Status.DELETED, Status.MISSING)
 
+    def fit(self, patch: Fields, now: Fields, agreed: Fields, writable: bool) -> Fields:
+        """The patch this side needs once its limits are taken into account.
+
+        ``now`` is its projection as read, ``agreed`` the merged snapshot. A limited field is written
+        when what the side can hold of the value differs from what it holds: not for an edit of the
+        overflow alone, but also when it holds less than it has room for (a user removed a value:
+        the overflow moves up).
+        """
+        if not self.limits:
+            return patch
+        out = dict(patch)
+        for name, limit in self.limits.items():
+            value: list[Any] | None = out.get(name, agreed.get(name))
+            if value is None:
+                continue
+            holds = self.held.get(name, (now.get(name) or [])[:limit])
+            if value[:limit] == holds:
+                out.pop(name, None)
+            elif writable and name not in out and now.get(name) == value:
+                out[name] = value
+        return out
+
 
 def item_id(link: Link, side: Side) -> str | None:
     return link.business_id if side is Side.BUSINESS else link.mailbox_id
@@ -68,7 +108,31 @@ def recorded_version(link: Link, side: Side) -> str:
     return link.business_version if side is Side.BUSINESS else link.mailbox_version
 
 
-_SCOPES = {Scope.FILTER: Status.OUT, Scope.WINDOW: Status.WINDOW, Scope.DELETED: Status.DELETED}
+_SCOPES = {
+    Scope.FILTER: Status.OUT,
+    Scope.WINDOW: Status.WINDOW,
+    Scope.DELETED: Status.DELETED,
+    Scope.UNREADABLE: Status.UNREADABLE,
+}
+
+
+def read(status: Status, record: Record, base: Fields | None, limits: Mapping[str, int]) -> SideState:
+    """``record`` as the engine reads it on a side with ``limits``.
+
+    Each limited field is read as the side's values followed by the values of ``base`` (the agreed
+    value) past the limit: the overflow the side could not hold. So a side holding what it can of
+    the agreed value reads as unchanged, and a user's edit there changes only what the user saw.
+    """
+    overflow = {
+        name: base[name][limit:]
+        for name, limit in limits.items()
+        if base and len(base.get(name) or ()) > limit
+    }
+    if not overflow:
+        return SideState(status, record, record.version, limits)
+    held = {name: getattr(record.item, name) for name in overflow}
+    item = record.item.with_changes({name: [*held[name], *overflow[name]] for name in overflow})
+    return SideState(status, replace(record, item=item), record.version, limits, held)
 
 
 def side_state(link: Link, view: SideView) -> SideState:
@@ -80,11 +144,12 @@ def side_state(link: Link, view: SideView) -> SideState:
     if record is None:
         if ident in view.fetched:
             return SideState(Status.GONE)
-        return SideState(Status.UNCHANGED, version=recorded_version(link, view.side))
+        return SideState(Status.UNCHANGED, version=recorded_version(link, view.side), limits=view.limits)
     if record.scope is not Scope.IN:
         return SideState(_SCOPES[record.scope], record, record.version)
-    if record.version == recorded_version(link, view.side) and not link.conflict:
-        return SideState(Status.UNCHANGED, record, record.version)
-    if link.snapshot is not None and record.item.projection() == link.snapshot:
-        return SideState(Status.SAME, record, record.version)
-    return SideState(Status.CHANGED, record, record.version)
+    unchanged = record.version == recorded_version(link, view.side) and not link.conflict
+    state = read(Status.UNCHANGED if unchanged else Status.CHANGED, record, link.snapshot, view.limits)
+    assert state.record is not None
+    if not unchanged and link.snapshot is not None and state.record.item.projection() == link.snapshot:
+        return replace(state, status=Status.SAME)
+    return state

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
+from exsync.connector import PartUnsupported
 from exsync.engine import PairRun, RunOptions, RunReport
 from exsync.engine.policy import policy_for
 from exsync.model import PART_NAMES, Part
@@ -70,6 +71,7 @@ def run_sync(
             f"Fix: use one of {', '.join(sorted(known)) or '(none)'} (`exsync profile list` shows them)",
             key="--profile",
         )
+    business.join_state_store(store)
     result = SyncResult(warnings=warnings)
     changes = store.setting_changes()
     for row in rows:
@@ -84,10 +86,17 @@ def run_sync(
                 continue
             if on_pair is not None:
                 on_pair(row.code, part)
+            try:
+                connectors = (
+                    business.connector(row, part, part_settings),
+                    mailbox.connector(row, part, part_settings),
+                )
+            except PartUnsupported as exc:
+                result.runs.append(RunReport(row.code, part, outcome="skipped", message=str(exc)))
+                continue
             report = PairRun(
-                row.code, part, policy_for(part_settings),
-                business.connector(row, part, part_settings), mailbox.connector(row, part, part_settings),
-                store, fingerprint(part_settings), options,
+                row.code, part, policy_for(part_settings), *connectors, store,
+                fingerprint(part_settings), options,
             ).run()  # fmt: skip
             result.runs.append(report)
     return result

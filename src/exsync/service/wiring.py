@@ -8,6 +8,7 @@ from typing import Protocol
 
 from exsync.connector import Connector, Side, Staff
 from exsync.settings import Config, ConfigError, PartSettings
+from exsync.state.base import StoreBase
 from exsync.state.records import ProfileRow
 
 
@@ -17,6 +18,10 @@ class BusinessSide(Protocol):
     def staff(self) -> list[Staff]: ...
 
     def connector(self, profile: ProfileRow, part: str, settings: PartSettings) -> Connector: ...
+
+    def join_state_store(self, store: StoreBase) -> bool:
+        """Commit writes together with their link rows when ``store`` is in the same database."""
+        ...
 
 
 class MailboxSide(Protocol):
@@ -38,6 +43,9 @@ class MemoryBusiness:
 
     def staff(self) -> list[Staff]:
         return self.store.staff()
+
+    def join_state_store(self, store: StoreBase) -> bool:
+        return False  # a file, never the state store's database
 
     def connector(self, profile: ProfileRow, part: str, settings: PartSettings) -> Connector:
         from exsync.testing.memory import MemoryConnector
@@ -64,12 +72,9 @@ def open_business(config: Config) -> BusinessSide:
     url = config.business.url
     if url.startswith("memory:"):
         return MemoryBusiness(_memory_path(config, url[len("memory:") :]))
-    raise ConfigError(
-        f"business.url: this version of exsync cannot open {url.split(':', 1)[0]!r} databases yet "
-        "(the SQL connector comes with the reference database). "
-        'Fix: use url = "memory:business.json" to try exsync with a file-backed business side',
-        key="business.url",
-    )
+    from exsync.business.sql import SqlBusiness
+
+    return SqlBusiness.open(url, config.business.mapping)
 
 
 def open_mailbox(config: Config) -> MailboxSide:

@@ -43,7 +43,7 @@ class JsonFileStore(MemoryStore):
           },
           "items": [                            # oldest first
             {"id": "people:1", "part": "contacts", "version": "7", "stamp": null,
-             "scope": "in" | "filter" | "window" | "deleted", "scope_reason": "",
+             "scope": "in" | "filter" | "window" | "deleted" | "unreadable", "scope_reason": "",
              "owner": null, "created": 1, "changed": 10,
              "fields": {...}}                   # the canonical item, model_dump(mode="json")
           ],

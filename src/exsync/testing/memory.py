@@ -11,8 +11,12 @@ A ``MemoryStore`` is one side's data (a business database or a mailbox) for ever
   (write, touch, scope or owner change), hard removals leave a tombstone. ``changes(token)`` reports
   rows changed after the token, as entries when in scope, else as removed ids.
 - Test hooks on the store (``put``, ``edit``, ``touch``, ``remove``, ``soft_delete``, ``set_scope``,
-  ``set_owner``, ``expire_tokens``) play the users and servers outside sync: they are not counted in
-  ``calls`` and never consult the fault schedule.
+  ``make_unreadable``, ``set_owner``, ``expire_tokens``) play the users and servers outside sync: they
+  are not counted in ``calls`` and never consult the fault schedule.
+- An unreadable row (``Scope.UNREADABLE``) is listed like any row in scope; fetched or found, it is
+  answered with an empty item, as a connector whose mapping fails on it would.
+- ``limits`` (a connector's optional attribute) makes the connector keep only that many values of a
+  list field on create and update, as Graph does with a contact's e-mail addresses.
 - Rows cache their ``Entry`` and ``Record`` (rebuilt only when they change), so listing 100,000 items
   does no pydantic work.
 
@@ -27,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -52,6 +56,8 @@ from exsync.connector.protocol import (
 )
 from exsync.model import MODELS, PART_NAMES, Canonical, model_for
 from exsync.testing.faults import Fault, Faults, Kind
+
+_LISTED = frozenset({Scope.IN, Scope.UNREADABLE})  # an unreadable row is there: listed, never "removed"
 
 DEFAULT_TABLES: dict[str, str] = {
     "contacts": "people",
@@ -203,6 +209,16 @@ class MemoryStore:
             row = self._row(id)
             row.record = replace(row.record, scope=scope, scope_reason=reason)
             row.changed = self._tick()
+
+    def make_unreadable(self, id: str, reason: str) -> str:
+        """Someone writes a value the mapping cannot read (a NULL it needs, a malformed RRULE).
+
+        A write (new version): the item is ``Scope.UNREADABLE`` until ``set_scope(id, Scope.IN)``.
+        Returns the new version.
+        """
+        with self._operation():
+            row = self._row(id)
+            return self._rewrite(row, row.record.item, scope=Scope.UNREADABLE, reason=reason).version
 
     def set_owner(self, id: str, owner: str | None) -> None:
         """A row with an owner is in scope only for connectors of that owner (or of no owner)."""
@@ -384,10 +400,19 @@ class MemoryConnector:
     """A ``Connector`` (and ``StaffDirectory``) over a ``MemoryStore``, bound to one part.
 
     ``owner`` plays the profile: rows owned by someone else are out of scope (``Scope.FILTER``).
+    ``limits``: the most values this connector keeps of each list field (``Connector.limits``).
     ``calls`` and ``faults`` belong to the store, so they outlive connectors made per run.
     """
 
-    def __init__(self, store: MemoryStore, side: Side | str, part: str, *, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        store: MemoryStore,
+        side: Side | str,
+        part: str,
+        *,
+        owner: str | None = None,
+        limits: Mapping[str, int] | None = None,
+    ) -> None:
         if Side(side) is not store.side:
             raise ValueError(f"a {store.side.value} store cannot serve the {Side(side).value} side")
         if part not in MODELS:
@@ -396,6 +421,7 @@ class MemoryConnector:
         self.side = store.side
         self.part = part
         self.owner = owner
+        self.limits: Mapping[str, int] = dict(limits or {})
 
     @property
     def calls(self) -> Calls:
@@ -413,10 +439,10 @@ class MemoryConnector:
         return self.store.staff()
 
     def put(self, item: Canonical, stamp: str | None = None) -> str:
-        """``store.put`` for this part and owner (a user creating an item here)."""
+        """``store.put`` for this part and owner (a user creating an item here: cut to ``limits``)."""
         if self.part != item.PART:
             raise TypeError(f"a {item.PART} item does not belong to the {self.part} part")
-        return self.store.put(item, stamp, owner=self.owner)
+        return self.store.put(self._fit(item), stamp, owner=self.owner)
 
     # -- the connector contract ----------------------------------------------------------------
 
@@ -431,7 +457,7 @@ class MemoryConnector:
             entries, removed = [], []
             for row in rows.values():
                 if row.changed > since:
-                    if self._in_scope(row):
+                    if self._listed(row):
                         entries.append(row.entry)
                     else:
                         removed.append(row.record.id)
@@ -468,24 +494,32 @@ class MemoryConnector:
         if error is not None:
             raise error
 
-    def _in_scope(self, row: _Row) -> bool:
-        return row.record.scope is Scope.IN and (
+    def _listed(self, row: _Row) -> bool:
+        return row.record.scope in _LISTED and (
             self.owner is None or row.owner is None or row.owner == self.owner
         )
 
     def _listing(self, rows: Iterable[_Row]) -> list[Entry]:
         if self.owner is None:  # the common case, kept to one cheap test per row
-            entries = [row.entry for row in rows if row.record.scope is Scope.IN]
+            entries = [row.entry for row in rows if row.record.scope in _LISTED]
         else:
-            entries = [row.entry for row in rows if self._in_scope(row)]
+            entries = [row.entry for row in rows if self._listed(row)]
         if self.store.faults.take_replay():
             entries += entries
         return entries
 
     def _record(self, row: _Row) -> Record:
-        if row.record.scope is Scope.IN and not self._in_scope(row):
+        if row.record.scope in _LISTED and not self._listed(row):
             return replace(row.record, scope=Scope.FILTER, scope_reason=f"owned by {row.owner}")
+        if row.record.scope is Scope.UNREADABLE:
+            return replace(row.record, item=model_for(self.part)())
         return row.record
+
+    def _fit(self, item: Canonical) -> Canonical:
+        """What this side can hold of ``item``: list fields cut to their limits."""
+        over = {name: values[:limit] for name, limit in self.limits.items()
+                if len(values := getattr(item, name, ())) > limit}  # fmt: skip
+        return item.with_changes(over) if over else item
 
     def _since(self, token: str) -> int:
         if token.isdigit() and self.store._floor <= int(token) <= self.store._seq:
@@ -513,7 +547,7 @@ class MemoryConnector:
         if isinstance(write, Create):
             if self.part != write.item.PART:
                 raise Rejected(f"a {write.item.PART} item cannot be created in {self.part}")
-            new = self.store._insert(self.part, write.item, write.stamp, self.owner)
+            new = self.store._insert(self.part, self._fit(write.item), write.stamp, self.owner)
             return Written(new.record.id, new.record.version)
         row = self.store._parts[self.part].get(write.id)
         if row is None:
@@ -529,7 +563,7 @@ class MemoryConnector:
             item = row.record.item.with_changes(write.patch)
         except ValidationError as e:
             raise Rejected(f"{write.id}: {e.error_count()} invalid value(s) in the patch") from e
-        return Written(write.id, self.store._rewrite(row, item).version)
+        return Written(write.id, self.store._rewrite(row, self._fit(item)).version)
 
 
 def _kind_and_target(write: Write) -> tuple[Kind, str]:
@@ -545,12 +579,16 @@ def memory_pair(
     business: MemoryStore | None = None,
     mailbox: MemoryStore | None = None,
     owner: str | None = None,
+    limits: Mapping[str, int] | None = None,
 ) -> tuple[MemoryConnector, MemoryConnector]:
-    """(business, mailbox) connectors for one part, on fresh stores unless stores are given."""
+    """(business, mailbox) connectors for one part, on fresh stores unless stores are given.
+
+    ``limits`` are the mailbox connector's (``{"emails": 3, "business_phones": 2}`` plays Graph contacts).
+    """
     # `is None`, not `or`: an empty store is falsy (it has a length)
     business = MemoryStore(Side.BUSINESS) if business is None else business
     mailbox = MemoryStore(Side.MAILBOX) if mailbox is None else mailbox
     return (
         MemoryConnector(business, Side.BUSINESS, part, owner=owner),
-        MemoryConnector(mailbox, Side.MAILBOX, part, owner=owner),
+        MemoryConnector(mailbox, Side.MAILBOX, part, owner=owner, limits=limits),
     )

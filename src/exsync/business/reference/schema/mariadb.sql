@@ -2,6 +2,19 @@
 -- Statements are separated by lines reading exactly "-- statement" (see create_schema).
 -- Timestamps are DATETIME(6) in UTC (the session time zone must be UTC for the defaults);
 -- event times (starts_at, ends_at, due_at, original_start) are local wall time text.
+-- The schema keeps the change feed complete when the business application writes with plain SQL:
+-- * updated_at moves to now on an update that does not set it (ON UPDATE CURRENT_TIMESTAMP(6));
+-- * a change to a child row (activity_attendees, activity_exceptions, company_domains) moves its
+--   parent's updated_at forward (triggers), so an incremental listing by updated_at sees the parent changed;
+-- * a hard delete of a companies, people or activities row leaves a row in exsync_tombstones (triggers),
+--   from which the SQL connector reports the delete in an incremental listing (TRUNCATE leaves none).
+-- The child triggers only ever move updated_at forward (never back from a later value). A MariaDB trigger
+-- has one event, hence one per INSERT, UPDATE and DELETE (several per event are allowed since 10.2.3;
+-- FOLLOWS/PRECEDES only orders them). CURRENT_TIMESTAMP(6) is the start of the triggering statement, so
+-- a multi-row statement touches a parent once. MariaDB limits: foreign-key cascades fire no triggers
+-- (harmless: a cascade only removes the children of a parent being deleted), and a statement on a child
+-- table may not read its parent (INSERT INTO activity_attendees ... SELECT ... FROM activities fails
+-- with error 1442): read the parent first, then write the children.
 -- statement
 CREATE TABLE staff (
     id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -210,3 +223,59 @@ CREATE TABLE email_attachments (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
 -- statement
 CREATE INDEX ix_email_attachments_email_id ON email_attachments (email_id)
+-- statement
+CREATE TABLE exsync_tombstones (
+    table_name VARCHAR(64) NOT NULL,
+    row_key VARCHAR(64) NOT NULL,
+    deleted_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+-- statement
+CREATE INDEX ix_exsync_tombstones_table_name_deleted_at ON exsync_tombstones (table_name, deleted_at)
+-- statement
+CREATE TRIGGER tr_companies_tombstone AFTER DELETE ON companies
+FOR EACH ROW INSERT INTO exsync_tombstones (table_name, row_key, deleted_at)
+VALUES ('companies', CAST(OLD.id AS CHAR), CURRENT_TIMESTAMP(6))
+-- statement
+CREATE TRIGGER tr_people_tombstone AFTER DELETE ON people
+FOR EACH ROW INSERT INTO exsync_tombstones (table_name, row_key, deleted_at)
+VALUES ('people', CAST(OLD.id AS CHAR), CURRENT_TIMESTAMP(6))
+-- statement
+CREATE TRIGGER tr_activities_tombstone AFTER DELETE ON activities
+FOR EACH ROW INSERT INTO exsync_tombstones (table_name, row_key, deleted_at)
+VALUES ('activities', CAST(OLD.id AS CHAR), CURRENT_TIMESTAMP(6))
+-- statement
+CREATE TRIGGER tr_activity_attendees_touch_insert AFTER INSERT ON activity_attendees
+FOR EACH ROW UPDATE activities SET updated_at = CURRENT_TIMESTAMP(6)
+WHERE id = NEW.activity_id AND updated_at < CURRENT_TIMESTAMP(6)
+-- statement
+CREATE TRIGGER tr_activity_attendees_touch_update AFTER UPDATE ON activity_attendees
+FOR EACH ROW UPDATE activities SET updated_at = CURRENT_TIMESTAMP(6)
+WHERE id IN (OLD.activity_id, NEW.activity_id) AND updated_at < CURRENT_TIMESTAMP(6)
+-- statement
+CREATE TRIGGER tr_activity_attendees_touch_delete AFTER DELETE ON activity_attendees
+FOR EACH ROW UPDATE activities SET updated_at = CURRENT_TIMESTAMP(6)
+WHERE id = OLD.activity_id AND updated_at < CURRENT_TIMESTAMP(6)
+-- statement
+CREATE TRIGGER tr_activity_exceptions_touch_insert AFTER INSERT ON activity_exceptions
+FOR EACH ROW UPDATE activities SET updated_at = CURRENT_TIMESTAMP(6)
+WHERE id = NEW.activity_id AND updated_at < CURRENT_TIMESTAMP(6)
+-- statement
+CREATE TRIGGER tr_activity_exceptions_touch_update AFTER UPDATE ON activity_exceptions
+FOR EACH ROW UPDATE activities SET updated_at = CURRENT_TIMESTAMP(6)
+WHERE id IN (OLD.activity_id, NEW.activity_id) AND updated_at < CURRENT_TIMESTAMP(6)
+-- statement
+CREATE TRIGGER tr_activity_exceptions_touch_delete AFTER DELETE ON activity_exceptions
+FOR EACH ROW UPDATE activities SET updated_at = CURRENT_TIMESTAMP(6)
+WHERE id = OLD.activity_id AND updated_at < CURRENT_TIMESTAMP(6)
+-- statement
+CREATE TRIGGER tr_company_domains_touch_insert AFTER INSERT ON company_domains
+FOR EACH ROW UPDATE companies SET updated_at = CURRENT_TIMESTAMP(6)
+WHERE id = NEW.company_id AND updated_at < CURRENT_TIMESTAMP(6)
+-- statement
+CREATE TRIGGER tr_company_domains_touch_update AFTER UPDATE ON company_domains
+FOR EACH ROW UPDATE companies SET updated_at = CURRENT_TIMESTAMP(6)
+WHERE id IN (OLD.company_id, NEW.company_id) AND updated_at < CURRENT_TIMESTAMP(6)
+-- statement
+CREATE TRIGGER tr_company_domains_touch_delete AFTER DELETE ON company_domains
+FOR EACH ROW UPDATE companies SET updated_at = CURRENT_TIMESTAMP(6)
+WHERE id = OLD.company_id AND updated_at < CURRENT_TIMESTAMP(6)

@@ -2,6 +2,14 @@
 -- Statements are separated by lines reading exactly "-- statement" (see create_schema).
 -- Timestamps (updated_at, done_at, sent_at, ...) are UTC ISO-8601 text: 2026-11-21T14:03:00Z.
 -- Event times (starts_at, ends_at, due_at, original_start) are local wall time text.
+-- Triggers keep the change feed complete when the business application writes with plain SQL:
+-- * updated_at moves to now on an update that does not set it (companies, people, activities);
+-- * a change to a child row (activity_attendees, activity_exceptions, company_domains) moves its
+--   parent's updated_at forward, so an incremental listing by updated_at sees the parent changed;
+-- * a hard delete of a companies, people or activities row leaves a row in exsync_tombstones, from
+--   which the SQL connector reports the delete in an incremental listing.
+-- The child triggers only ever move updated_at forward (never back from a later value), and the
+-- update they make sets updated_at, so the parent's own updated_at trigger leaves it alone.
 -- statement
 CREATE TABLE staff (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -230,4 +238,84 @@ FOR EACH ROW WHEN NEW.updated_at IS OLD.updated_at
     AND NEW.updated_at IS NOT strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
 BEGIN
     UPDATE activities SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = NEW.id;
+END
+-- statement
+CREATE TABLE exsync_tombstones (
+    table_name TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    deleted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+)
+-- statement
+CREATE INDEX ix_exsync_tombstones_table_name_deleted_at ON exsync_tombstones (table_name, deleted_at)
+-- statement
+CREATE TRIGGER tr_companies_tombstone AFTER DELETE ON companies
+FOR EACH ROW BEGIN
+    INSERT INTO exsync_tombstones (table_name, row_key, deleted_at)
+    VALUES ('companies', CAST(OLD.id AS TEXT), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+END
+-- statement
+CREATE TRIGGER tr_people_tombstone AFTER DELETE ON people
+FOR EACH ROW BEGIN
+    INSERT INTO exsync_tombstones (table_name, row_key, deleted_at)
+    VALUES ('people', CAST(OLD.id AS TEXT), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+END
+-- statement
+CREATE TRIGGER tr_activities_tombstone AFTER DELETE ON activities
+FOR EACH ROW BEGIN
+    INSERT INTO exsync_tombstones (table_name, row_key, deleted_at)
+    VALUES ('activities', CAST(OLD.id AS TEXT), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+END
+-- statement
+CREATE TRIGGER tr_activity_attendees_touch_insert AFTER INSERT ON activity_attendees
+FOR EACH ROW BEGIN
+    UPDATE activities SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+    WHERE id = NEW.activity_id AND updated_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
+END
+-- statement
+CREATE TRIGGER tr_activity_attendees_touch_update AFTER UPDATE ON activity_attendees
+FOR EACH ROW BEGIN
+    UPDATE activities SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+    WHERE id IN (OLD.activity_id, NEW.activity_id) AND updated_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
+END
+-- statement
+CREATE TRIGGER tr_activity_attendees_touch_delete AFTER DELETE ON activity_attendees
+FOR EACH ROW BEGIN
+    UPDATE activities SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+    WHERE id = OLD.activity_id AND updated_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
+END
+-- statement
+CREATE TRIGGER tr_activity_exceptions_touch_insert AFTER INSERT ON activity_exceptions
+FOR EACH ROW BEGIN
+    UPDATE activities SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+    WHERE id = NEW.activity_id AND updated_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
+END
+-- statement
+CREATE TRIGGER tr_activity_exceptions_touch_update AFTER UPDATE ON activity_exceptions
+FOR EACH ROW BEGIN
+    UPDATE activities SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+    WHERE id IN (OLD.activity_id, NEW.activity_id) AND updated_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
+END
+-- statement
+CREATE TRIGGER tr_activity_exceptions_touch_delete AFTER DELETE ON activity_exceptions
+FOR EACH ROW BEGIN
+    UPDATE activities SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+    WHERE id = OLD.activity_id AND updated_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
+END
+-- statement
+CREATE TRIGGER tr_company_domains_touch_insert AFTER INSERT ON company_domains
+FOR EACH ROW BEGIN
+    UPDATE companies SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+    WHERE id = NEW.company_id AND updated_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
+END
+-- statement
+CREATE TRIGGER tr_company_domains_touch_update AFTER UPDATE ON company_domains
+FOR EACH ROW BEGIN
+    UPDATE companies SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+    WHERE id IN (OLD.company_id, NEW.company_id) AND updated_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
+END
+-- statement
+CREATE TRIGGER tr_company_domains_touch_delete AFTER DELETE ON company_domains
+FOR EACH ROW BEGIN
+    UPDATE companies SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+    WHERE id = OLD.company_id AND updated_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
 END
