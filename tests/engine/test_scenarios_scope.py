@@ -106,6 +106,25 @@ def test_scenario_08_meeting_with_attendees_is_only_unlinked(make_harness: Calla
     assert h.b_item(bid).subject == "Settlement meeting"
 
 
+def test_scenario_08_meeting_out_of_scope_without_its_content_is_only_unlinked(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """A business row that leaves the scope and cannot be read comes without its attendees: the
+    mailbox copy still says it is a meeting, and that is enough to only unlink it."""
+    h = make_harness("calendar")
+    bid, mid = synced(h, MEETING)
+    h.b.edit(bid, attendees=[])  # plays a row whose content could not be read
+    h.b.set_scope(bid, Scope.FILTER, "type changed to Call")
+
+    report = h.run()
+
+    assert report.outcome == "ok", report.message
+    assert no_writes(report)
+    assert mid in h.m
+    link = h.link(bid)
+    assert link is not None and not link.in_scope and "only unlinked" in link.last_result
+
+
 @pytest.mark.parametrize("part", ["contacts", "calendar"])
 def test_scenario_08_delete_in_mailbox_off_only_unlinks(
     make_harness: Callable[..., Harness], part: str

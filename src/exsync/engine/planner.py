@@ -543,13 +543,15 @@ def _business_out(policy: Policy, link: Link, b: SideState, m: SideState) -> Op 
         return None
     after = replace(link, in_scope=False, business_version=OUT_MARK)
     reason = (b.record.scope_reason if b.record else "") or "left the filter"
-    item = b.record.item if b.record else (m.record.item if m.record else None)
+    # Either copy saying "meeting with attendees" is enough: an out-of-scope business row may come
+    # without its content (a row that cannot be read), and a wrong delete would cancel it for everyone.
+    meeting = any(r is not None and r.item.removal_unlinks() for r in (b.record, m.record))
     if not m.exists:
         after.mailbox_id, after.mailbox_version = None, ""
         return Op("unlink", f"the business record {reason}; its mailbox copy is gone already", link, after)
     if not policy.direction.to_mailbox:
         return Op("unlink", f"the business record {reason}; the mailbox is not written", link, after)
-    if item is not None and item.removal_unlinks():
+    if meeting:
         return Op(
             "unlink",
             f"the business record {reason}; a meeting with attendees is only unlinked "
