@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from typing import ClassVar
 
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from exsync.connector import Scope, Side
 from exsync.engine import MailboxWins, PairRun, Policy, RecordOnly, RunOptions, direction
@@ -38,12 +37,10 @@ class SyncMachine(RuleBasedStateMachine):
     """Both directions, deletes carried both ways, business wins conflicts."""
 
     policy = Policy(direction=direction("both"), delete_in_mailbox=True, delete_in_business=True)
-    limits: ClassVar[dict[str, int]] = {}  # the mailbox connector's capacity
-    addresses: ClassVar[int] = 1  # e-mail addresses of a new contact
 
     def __init__(self) -> None:
         super().__init__()
-        self.business, self.mailbox = memory_pair(PART, limits=self.limits)
+        self.business, self.mailbox = memory_pair(PART)
         self.store = StateStore("sqlite://")
         self.counter = itertools.count(1)
         self.removed: set[str] = set()  # entities someone deleted or filtered out
@@ -84,8 +81,7 @@ class SyncMachine(RuleBasedStateMachine):
     def create(self, side: Side, first: str) -> None:
         entity = f"e{next(self.counter)}"
         conn = self.business if side is Side.BUSINESS else self.mailbox
-        emails = [f"{entity}.{i}@Example.COM" for i in range(self.addresses)]
-        conn.put(Contact(first_name=first, notes=entity, emails=emails))  # a limited side keeps what it can
+        conn.put(Contact(first_name=first, notes=entity, emails=[f"{entity}@Example.COM"]))
 
     @precondition(lambda self: self._items(Side.MAILBOX))
     @rule(data=st.data())
@@ -247,10 +243,7 @@ class SyncMachine(RuleBasedStateMachine):
             if link.in_scope and link.business_id and link.mailbox_id:
                 b, m = business.get(link.business_id), mailbox.get(link.mailbox_id)
                 assert b is not None and m is not None, f"link {key} names a missing item"
-                # The mailbox holds what it can of the agreed value; the business row all of it.
-                held = {name: snapshots[key][name][:limit] for name, limit in self.limits.items()}
-                assert b.item.projection() == snapshots[key], f"{key} diverged"
-                assert m.item.projection() == {**snapshots[key], **held}, f"{key} diverged"
+                assert b.item.projection() == m.item.projection() == snapshots[key], f"{key} diverged"
         # no duplicate on either side
         for side, items in ((Side.BUSINESS, business), (Side.MAILBOX, mailbox)):
             marks = [r.item.notes for r in items.values() if r.scope is Scope.IN]  # type: ignore[attr-defined]
@@ -305,39 +298,6 @@ def _superseded(edits: list[tuple[str, str, str, str]], entity: str, field: str,
     return False
 
 
-class LimitsMachine(SyncMachine):
-    """The mailbox holds at most 3 e-mail addresses (Graph contacts); users edit the addresses too."""
-
-    limits: ClassVar[dict[str, int]] = {"emails": 3}
-    addresses: ClassVar[int] = 5
-
-    @initialize()
-    def synced_with_overflow(self) -> None:
-        """Start from a synced contact whose mailbox copy holds only some of its addresses."""
-        self.create(Side.BUSINESS, "Ann")
-        self.sync()
-
-    @precondition(lambda self: self._items(Side.BUSINESS) or self._items(Side.MAILBOX))
-    @rule(data=st.data(), how=st.sampled_from(["remove", "replace", "insert"]))
-    def edit_addresses(self, data: st.DataObject, how: str) -> None:
-        """Remove, replace or insert one address; a mailbox user sees (and keeps) at most three."""
-        side = data.draw(st.sampled_from([s for s in Side if self._items(s)]))
-        ident, entity = data.draw(st.sampled_from(self._items(side)))
-        store = (self.business if side is Side.BUSINESS else self.mailbox).store
-        record = store.get(ident)
-        assert record is not None
-        emails: list[str] = list(record.item.emails)  # type: ignore[attr-defined]
-        at = data.draw(st.integers(0, max(len(emails) - 1, 0)))
-        fresh = f"{entity}.{self._value()}@example.com"
-        if how == "insert" or not emails:
-            emails.insert(at, fresh)
-        elif how == "remove":
-            del emails[at]
-        else:
-            emails[at] = fresh
-        store.edit(ident, emails=emails if side is Side.BUSINESS else emails[: self.limits["emails"]])
-
-
 class KeepBusinessRowsMachine(SyncMachine):
     """The defaults: a mailbox delete leaves the business row (tombstoned link), mailbox wins conflicts."""
 
@@ -359,5 +319,3 @@ TestKeepBusinessRowsMachine = KeepBusinessRowsMachine.TestCase
 TestKeepBusinessRowsMachine.settings = MACHINE_SETTINGS
 TestRecordOnlyMachine = RecordOnlyMachine.TestCase
 TestRecordOnlyMachine.settings = MACHINE_SETTINGS
-TestLimitsMachine = LimitsMachine.TestCase
-TestLimitsMachine.settings = MACHINE_SETTINGS
