@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import (
     Column,
     ColumnElement,
-    Date,
     DateTime,
     Engine,
     Index,
@@ -99,9 +98,6 @@ class Fields:
 
     columns: tuple[Column[Any], ...]
     spec: FieldMap
-
-    def is_date(self) -> bool:
-        return isinstance(self.columns[0].type, Date) and not isinstance(self.columns[0].type, DateTime)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, text, true
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, true
 
 from exsync.business.filters import Filter, FilterError, parse_filter
 from exsync.business.sql.schema import PartSchema
@@ -133,6 +133,3 @@ def _compiled(part: str, parsed: Filter, resolve: Callable[[str], ColumnElement[
 def all_of(criteria_: list[Criterion]) -> ColumnElement[bool]:
     return and_(true(), *(c.condition for c in criteria_)) if criteria_ else true()
 
-
-def nothing() -> ColumnElement[bool]:
-    return false()
