@@ -410,3 +410,25 @@ def test_a_bad_profile_filter_is_a_config_error(sqlite_firm: Firm, part: str) ->
         sqlite_firm.connector(part, filter="subject = 'x'")
     assert err.value.key == f"{part}.filter"
     assert "==" in err.value.message
+
+
+def test_done_at_follows_the_done_flag(firm: Firm) -> None:
+    tasks = firm.connector("tasks")
+    key = insert(
+        firm, "activities", kind="task", type="To-do", subject="File it", staff_id=1, due_at="2026-03-21"
+    )
+    tid = f"activities:{key}"
+
+    def done_at() -> Any:
+        return firm.sql("SELECT done_at FROM activities WHERE id = :id", id=key)[0][0]
+
+    record = one(tasks, tid)
+    written(tasks.apply([Update(tid, {"done": True}, record.version)]))
+    stamped = done_at()
+    assert stamped is not None
+    record = one(tasks, tid)
+    written(tasks.apply([Update(tid, {"subject": "File it (done)"}, record.version)]))
+    assert done_at() == stamped  # another edit keeps when it was done
+    record = one(tasks, tid)
+    written(tasks.apply([Update(tid, {"done": False}, record.version)]))
+    assert done_at() is None

@@ -195,12 +195,13 @@ class PartMap(_Model):
     where: Where = ""  # an admin's SQL condition; :staff_id and :staff_code are bound
     filterable: dict[str, str] = Field(default_factory=dict)  # extra filter names -> column
     overlap: Duration = timedelta(minutes=2)  # re-read rows this much older than the watermark
+    done_at: Name | None = None  # tasks: set to the time a task is marked done, cleared when reopened
 
     @property
     def owned_columns(self) -> set[str]:
         """Columns sync may write on this part's table."""
         owned = {c for f in self.fields.values() for c in f.columns}
-        optional = (self.updated, self.owner, self.type, self.company)
+        optional = (self.updated, self.owner, self.type, self.company, self.done_at)
         return owned | {c for c in optional if c} | set(self.fixed)
 
 

@@ -342,7 +342,7 @@ class SqlConnector:
             values[s.type.name] = new_type
         if s.company_key is not None:
             values[s.company_key.name] = companies.id_for(getattr(item, "company", ""))
-        self._stamp_now(values)
+        self._stamp_now(values, item, list(s.fields))
         key = _new_key(conn.execute(insert(s.table).values(values)).inserted_primary_key)
         self._write_children(conn, key, item, [n for n in self.reader.children])
         conn.execute(insert(s.stamps).values(table_name=s.table.name, row_key=str(key), stamp=write.stamp))
@@ -372,7 +372,8 @@ class SqlConnector:
         values = write_values(s, item, names)
         if "company" in write.patch and s.company_key is not None:
             values[s.company_key.name] = companies.id_for(getattr(item, "company", ""))
-        self._stamp_now(values)
+        done_changed = "done" in write.patch and getattr(current, "done", None) != getattr(item, "done", None)
+        self._stamp_now(values, item, ["done"] if done_changed else [])
         conn.execute(update(s.table).where(s.key == key).values(values))
         self._write_children(
             conn, key, item, [n for n in self.reader.children if n in write.patch], replace=True
@@ -399,9 +400,13 @@ class SqlConnector:
             if rows:
                 conn.execute(insert(child.table), rows)
 
-    def _stamp_now(self, values: dict[str, Any]) -> None:
-        if self.schema.updated is not None:
-            values[self.schema.updated.column.name] = self.schema.updated.now()
+    def _stamp_now(self, values: dict[str, Any], item: Canonical, names: Sequence[str]) -> None:
+        """The change time, and when the task was done (kept while it stays done)."""
+        s = self.schema
+        if s.updated is not None:
+            values[s.updated.column.name] = s.updated.now()
+        if s.done_at is not None and "done" in names:
+            values[s.done_at.column.name] = s.done_at.now() if getattr(item, "done", False) else None
 
     def _version(self, conn: Connection, key: Any) -> str:
         rows = self.reader.rows(conn, self.reader.query().where(self.schema.key == key), self.params)

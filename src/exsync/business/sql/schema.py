@@ -120,6 +120,7 @@ class PartSchema:
     exceptions: Child | None
     stamps: Table
     tombstones: Table | None
+    done_at: Clock | None = None
     filterable: dict[str, ColumnElement[Any]] = field(default_factory=dict)
 
     @property
@@ -260,6 +261,7 @@ class _Binder:
             exceptions=None if m.exceptions is None else self.child(m.exceptions, f"{name}.exceptions"),
             stamps=stamps,
             tombstones=tombstones,
+            done_at=self.clock(t, m.done_at, f"{name}.done_at"),
             filterable=filterable,
         )  # fmt: skip
         for label, column in (("type", part.type), ("series", part.series), ("owner", part.owner)):

@@ -132,4 +132,3 @@ def _compiled(part: str, parsed: Filter, resolve: Callable[[str], ColumnElement[
 
 def all_of(criteria_: list[Criterion]) -> ColumnElement[bool]:
     return and_(true(), *(c.condition for c in criteria_)) if criteria_ else true()
-
