@@ -432,3 +432,44 @@ def test_done_at_follows_the_done_flag(firm: Firm) -> None:
     record = one(tasks, tid)
     written(tasks.apply([Update(tid, {"done": False}, record.version)]))
     assert done_at() is None
+
+
+def test_a_failed_create_does_not_leave_a_phantom_company(sqlite_firm: Firm) -> None:
+    firm = sqlite_firm
+    firm.sql(
+        "CREATE TRIGGER refuse_fail BEFORE INSERT ON people WHEN NEW.last_name = 'Fail'"
+        " BEGIN SELECT RAISE(ABORT, 'refused by the firm'); END"
+    )
+    refused, created = firm.connector("contacts").apply([
+        Create(Contact(last_name="Fail", company="Newco"), "m1"),
+        Create(Contact(last_name="Ok", company="Newco"), "m2"),
+    ])  # fmt: skip
+    assert isinstance(refused, Rejected) and "refused by the firm" in str(refused)
+    assert isinstance(created, Written)
+    [(company_id,)] = firm.sql("SELECT company_id FROM people")
+    assert firm.sql("SELECT name FROM companies WHERE id = :id", id=company_id)[0][0] == "Newco"
+
+
+def test_an_event_without_an_end_stays_in_the_window(firm: Firm) -> None:
+    aid = event(firm, all_day=1, starts_at="2026-03-25", ends_at=None)
+    assert f"activities:{aid}" in ids(firm.connector("calendar"))
+
+
+def test_a_patch_of_attendees_alone_without_change_tracking(sqlite_firm: Firm) -> None:
+    firm = sqlite_firm
+    mapping = load_mapping("reference")
+    assert mapping.calendar is not None
+    untracked = mapping.model_copy(update={"calendar": mapping.calendar.model_copy(update={"updated": None})})
+    business = SqlBusiness.open(firm.url, untracked, today=TODAY)
+    try:
+        calendar = business.connector(firm.profile(), "calendar", firm.connector("calendar").settings)
+        aid = event(firm)
+        record = one(calendar, f"activities:{aid}")
+        patch = {"attendees": [{"email": "ada@x.example", "name": "Ada"}]}
+        assert isinstance(written(calendar.apply([Update(record.id, patch, record.version)])), Written)
+        assert (
+            firm.sql("SELECT email FROM activity_attendees WHERE activity_id = :id", id=aid)[0][0]
+            == "ada@x.example"
+        )
+    finally:
+        business.close()

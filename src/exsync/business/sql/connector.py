@@ -296,10 +296,12 @@ class SqlConnector:
                     outcomes.append(self._write(conn, write, companies))
             except ItemError as exc:
                 outcomes.append(exc)
+                companies.forget()  # a company it created went with its savepoint
             except DBAPIError as exc:
                 if isinstance(exc, OperationalError):
                     raise
                 outcomes.append(Rejected(f"{_target(write)}: the database refused it: {_db_reason(exc)}"))
+                companies.forget()
         return outcomes
 
     def _write(self, conn: Connection, write: Write, companies: _CompanyIndex) -> Written | Deleted:
@@ -345,6 +347,9 @@ class SqlConnector:
         self._stamp_now(values, item, list(s.fields))
         key = _new_key(conn.execute(insert(s.table).values(values)).inserted_primary_key)
         self._write_children(conn, key, item, [n for n in self.reader.children])
+        # A key the database hands out again (no AUTOINCREMENT) may still carry a deleted row's token.
+        stale = (s.stamps.c.table_name == s.table.name) & (s.stamps.c.row_key == str(key))
+        conn.execute(delete(s.stamps).where(stale))
         conn.execute(insert(s.stamps).values(table_name=s.table.name, row_key=str(key), stamp=write.stamp))
         return Written(s.business_id(key), self._version(conn, key))
 
@@ -374,7 +379,8 @@ class SqlConnector:
             values[s.company_key.name] = companies.id_for(getattr(item, "company", ""))
         done_changed = "done" in write.patch and getattr(current, "done", None) != getattr(item, "done", None)
         self._stamp_now(values, item, ["done"] if done_changed else [])
-        conn.execute(update(s.table).where(s.key == key).values(values))
+        if values:  # a patch of child rows alone, in a table without a change-tracking column
+            conn.execute(update(s.table).where(s.key == key).values(values))
         self._write_children(
             conn, key, item, [n for n in self.reader.children if n in write.patch], replace=True
         )
@@ -440,6 +446,10 @@ class _CompanyIndex:
         for key, name in self.conn.execute(query):
             ids.setdefault(company_key(name or ""), key)  # the oldest company of a name
         return ids
+
+    def forget(self) -> None:
+        """Read the companies again: a write that failed rolled back the ones it created."""
+        self._ids = None
 
     def id_for(self, name: str) -> Any:
         companies = self.connector.schema.companies

@@ -96,7 +96,8 @@ def _in_window(schema: PartSchema, window: Window) -> ColumnElement[bool]:
     first, last = window.first.isoformat(), (window.last + timedelta(days=1)).isoformat()
     conditions = [start < last]
     end = schema.fields.get("end")
-    ends_late = end.columns[0] >= first if end is not None else start >= first
+    # A row without an end ends where it starts (as the reader takes it).
+    ends_late = func.coalesce(end.columns[0], start) >= first if end is not None else start >= first
     recurring = schema.fields.get("recurrence")
     if recurring is not None:
         ends_late = or_(ends_late, func.coalesce(recurring.columns[0], "") != "")
