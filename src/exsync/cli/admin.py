@@ -13,7 +13,6 @@ from exsync.cli.common import (
     ConfigOption,
     JsonOption,
     check_part,
-    check_parts,
     command,
     shown,
 )
@@ -67,7 +66,7 @@ def conflicts(
 ) -> None:
     """The conflict log: fields both sides changed to different values, and what was kept."""
     with command(json_output) as out:
-        name = check_parts([part])[0] if part is not None else None
+        name = check_part(part) if part is not None else None
         settings = out.config(config)
         store = out.store(settings)
         entries = store.conflicts(profile, name, unresolved_only=unresolved, limit=limit)

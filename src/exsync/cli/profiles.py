@@ -34,7 +34,6 @@ class _Profiles:
         business = open_business(config)
         self.config, self.store = config, store
         self.rows, warnings = provision_profiles(config, store, business)
-        self.staff_zones = {member.code: member.time_zone for member in business.staff()}
         for warning in warnings:
             out.warn(warning)
 
@@ -52,7 +51,8 @@ class _Profiles:
         changes = self.store.setting_changes()
         if code is None:
             return resolve(self.config, changes, None)
-        zone = self.staff_zones.get(code) or None
+        # The staff member's zone as provisioning recorded it, as `exsync sync` reads it.
+        zone = next((row.time_zone for row in self.rows if row.code == code), "") or None
         return resolve(self.config, changes, code, staff_time_zone=zone)
 
 

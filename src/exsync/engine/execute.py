@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from exsync.connector import (
     Connector,
@@ -34,8 +35,10 @@ from exsync.engine.merge import FieldConflict
 from exsync.engine.planner import Op
 from exsync.engine.policy import Policy
 from exsync.engine.view import SideView, item_id, limits_of, side_state
-from exsync.state import StateStore
 from exsync.state.records import ConflictEntry, JournalEntry, Link, Pending
+
+if TYPE_CHECKING:
+    from exsync.state import StateStore
 
 Step = Callable[[str], None]
 
@@ -66,13 +69,15 @@ class Tally:
     conflicts: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     pending: list[Pending] = field(default_factory=list)
+    _reported: set[tuple[str | None, str]] = field(default_factory=set, repr=False, compare=False)
 
     def error(self, op: Op, message: str, category: str = "data", item: str | None = None) -> None:
         """Report ``item`` (by default the op's mailbox item) failed; every item of ``op`` is retried."""
         ids = op.ids()
         item = item or ids[Side.MAILBOX] or ids[Side.BUSINESS] or op.key
         # Once per item: an unreadable one can be met twice (listed, and found by a create's stamp).
-        if not any(e["item"] == item and e["message"] == message for e in self.errors):
+        if (item, message) not in self._reported:
+            self._reported.add((item, message))
             self.errors.append({"item": item, "key": op.key, "message": message, "category": category})
         for side, ident in ids.items():
             if ident:
@@ -98,7 +103,7 @@ class Executor:
     claimed_by: Callable[[], dict[Side, set[str]]] = lambda: {s: set() for s in Side}
     _claimed: dict[Side, set[str]] | None = field(default=None, init=False, repr=False)
 
-    @property
+    @cached_property
     def limits(self) -> dict[Side, Mapping[str, int]]:
         return {side: limits_of(connector) for side, connector in self.connectors.items()}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from exsync.connector import Changes, Connector, ConnectorError, Side, TokenExpired
 from exsync.engine import planner
@@ -14,8 +14,10 @@ from exsync.engine.guard import guard_reason
 from exsync.engine.planner import Plan
 from exsync.engine.policy import Policy
 from exsync.engine.view import SideView, limits_of
-from exsync.state import StateStore, make_holder
 from exsync.state.records import Link, Pending
+
+if TYPE_CHECKING:
+    from exsync.state import StateStore
 
 Outcome = Literal["ok", "failed", "suspended", "skipped"]
 
@@ -97,7 +99,7 @@ class PairRun:
             return report
         if self.options.dry_run:
             return self._attempt(report, run_id=0)
-        holder = make_holder()
+        holder = self.store.make_holder()
         if not self.store.acquire_lock(
             self.profile, self.part, holder, lease_seconds=self.options.lease_seconds
         ):

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def _digest(data: bytes) -> str:
+def digest(data: bytes) -> str:
+    """A short, stable hash of ``data`` (versions and projections)."""
     return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 def value_hash(value: Any) -> str:
-    return _digest(json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode())
+    return digest(json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def field_hashes(fields: Mapping[str, Any]) -> dict[str, str]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from exsync.connector import Connector, Side, Staff
 from exsync.settings import Config, ConfigError, PartSettings
 from exsync.state.base import StoreBase
 from exsync.state.records import ProfileRow
+
+if TYPE_CHECKING:
+    from exsync.testing.jsonfile import JsonFileStore
 
 
 class BusinessSide(Protocol):
@@ -58,13 +61,18 @@ class MemoryMailboxes:
     """``[mailbox] kind = "memory"``: one JSON file per mailbox in the ``data`` folder."""
 
     folder: Path
+    # One store per mailbox file, shared by its parts (a store reloads itself when the file changes).
+    stores: dict[str, JsonFileStore] = field(default_factory=dict)
 
     def connector(self, profile: ProfileRow, part: str, settings: PartSettings) -> Connector:
         from exsync.testing.jsonfile import JsonFileStore
         from exsync.testing.memory import MemoryConnector
 
-        self.folder.mkdir(parents=True, exist_ok=True)
-        store = JsonFileStore(self.folder / f"{profile.code}.json", Side.MAILBOX, name=profile.email)
+        store = self.stores.get(profile.code)
+        if store is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            store = JsonFileStore(self.folder / f"{profile.code}.json", Side.MAILBOX, name=profile.email)
+            self.stores[profile.code] = store
         return MemoryConnector(store, Side.MAILBOX, part)
 
 

@@ -34,6 +34,11 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def has_own_address(schema: PartSchema, row: Mapping[str, Any]) -> bool:
+    """Whether a row (column name -> value) holds an address of its own, not only its company's."""
+    return not all(_empty(row.get(schema.fields[f].columns[0].name)) for f in ADDRESS if f in schema.fields)
+
+
 def _read_field(fields: Fields, values: Sequence[Any]) -> Any:
     spec = fields.spec
     if spec.separator is not None:
@@ -57,8 +62,7 @@ def item_data(
     data = {name: _read_field(f, [row[c.name] for c in f.columns]) for name, f in schema.fields.items()}
     if company is not None:
         data["company"] = company.get("name") or ""
-        own = [data.get(f) for f in ADDRESS if f in schema.fields]
-        if schema.map.company_address and all(_empty(v) for v in own):
+        if schema.map.company_address and not has_own_address(schema, row):
             for name in ADDRESS:
                 if name in schema.fields and name in company:
                     data[name] = company[name] or ""

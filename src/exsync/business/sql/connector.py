@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, union, 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from exsync.business.companies import company_key
-from exsync.business.sql.codec import ADDRESS, BadRow, child_rows, write_values
+from exsync.business.sql.codec import ADDRESS, BadRow, child_rows, has_own_address, write_values
 from exsync.business.sql.reading import CHUNK, Reader, Row
 from exsync.business.sql.schema import Clock, PartSchema
 from exsync.business.sql.scope import Window, all_of, criteria, window_for
@@ -129,7 +129,7 @@ class SqlConnector:
             if old.window != self._window_text():
                 return self._full(conn)  # the window moved: rows entered it without changing
             new = self._token(conn)
-            if self.schema.tombstones is None and self._rows_vanished(conn, old):
+            if self.schema.tombstones is None and self._rows_vanished(conn, old, new):
                 return self._full(conn, new)
             return self._delta(conn, old, new)
 
@@ -197,10 +197,9 @@ class SqlConnector:
         count, top = conn.execute(select(func.count(), top_key).select_from(s.table)).one()
         return Token(now, int(count), top if s.integer_key else None, self._window_text())
 
-    def _rows_vanished(self, conn: Connection, old: Token) -> bool:
+    def _rows_vanished(self, conn: Connection, old: Token, new: Token) -> bool:
         """Fewer rows than before plus the new ones: something was hard-deleted."""
-        s = self.schema
-        count = int(conn.scalar(select(func.count()).select_from(s.table)) or 0)
+        s, count = self.schema, new.rows
         if not s.integer_key or old.top is None:
             return count != old.rows
         added = int(conn.scalar(select(func.count()).select_from(s.table).where(s.key > old.top)) or 0)
@@ -371,7 +370,7 @@ class SqlConnector:
         except ValidationError as exc:
             raise Rejected(f"{write.id}: {exc.error_count()} invalid value(s) in the patch") from None
         names = [n for n in write.patch if n in s.fields]
-        if s.map.company_address and any(n in ADDRESS for n in names) and _shows_company_address(s, row):
+        if s.map.company_address and any(n in ADDRESS for n in names) and not has_own_address(s, row.values):
             # The contact showed its company's address; editing it gives the person an address of their own.
             names += [n for n in ADDRESS if n in s.fields and n not in names]
         values = write_values(s, item, names)
@@ -467,11 +466,6 @@ class _CompanyIndex:
             result = self.conn.execute(insert(companies.table).values(values))
             self._ids[normalised] = _new_key(result.inserted_primary_key)
         return self._ids[normalised]
-
-
-def _shows_company_address(schema: PartSchema, row: Row) -> bool:
-    own = [row.values.get(schema.fields[n].columns[0].name) for n in ADDRESS if n in schema.fields]
-    return all(v is None or (isinstance(v, str) and not v.strip()) for v in own)
 
 
 def _at_or_after(value: Any, cut: Any) -> bool:

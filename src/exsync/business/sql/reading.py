@@ -7,7 +7,6 @@ new version with the same projection (rule 1), a company renamed is a new versio
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from exsync.business.sql.schema import PartSchema
 from exsync.business.sql.scope import Criterion
 from exsync.connector import Entry, Record, Scope
 from exsync.model import Canonical, model_for
+from exsync.model.hashing import digest
 
 CHUNK = 500  # ids per IN list: well under every driver's parameter limit
 
@@ -155,7 +155,7 @@ class Reader:
             parts.append(row.company)
         for name in self.children:
             parts.append([tuple(c.values()) for c in children.get(name, {}).get(row.key, ())])
-        return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+        return digest(repr(parts).encode())
 
     def entry(self, row: Row, children: dict[str, dict[Any, list[dict[str, Any]]]]) -> Entry:
         return Entry(self.schema.business_id(row.key), self.version(row, children), row.stamp)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, text, true
 
-from exsync.business.filters import Filter, FilterError, parse_filter
+from exsync.business.filters import FilterError, parse_filter
 from exsync.business.sql.schema import PartSchema
 from exsync.connector import Scope
 from exsync.settings import ConfigError, PartSettings
@@ -41,13 +41,6 @@ def window_for(settings: PartSettings, today: date) -> Window | None:
     if window is None:
         return None
     return Window(today - timedelta(days=window.past_days), today + timedelta(days=window.future_days))
-
-
-def _profile_filter(part: str, text_: str, known: list[str]) -> Filter | None:
-    try:
-        return parse_filter(text_, known=known)
-    except FilterError as exc:
-        raise ConfigError(f"{part}.filter: {exc}", key=f"{part}.filter") from None
 
 
 def criteria(
@@ -78,12 +71,12 @@ def criteria(
                              _in_window(schema, window)))  # fmt: skip
     known = sorted(schema.filterable)
     resolve = _resolver(schema)
-    for label, source in ((f"the mapping's {part}.filter", m.filter), (f"{part}.filter", settings.filter)):
-        parsed = _profile_filter(part, source, known) if source else None
-        if parsed is not None:
-            out.append(
-                Criterion(Scope.FILTER, f"outside {label} ({parsed.text})", _compiled(part, parsed, resolve))
-            )
+    sources = ((f"the mapping's {part}.filter", f"mapping.{part}.filter", m.filter),
+               (f"{part}.filter", f"{part}.filter", settings.filter))  # fmt: skip
+    for label, key, source in sources:
+        found = _filter_condition(key, source, known, resolve) if source else None
+        if found is not None:
+            out.append(Criterion(Scope.FILTER, f"outside {label} ({found[0]})", found[1]))
     if m.where:
         inner = select(schema.key).where(text(m.where))
         out.append(Criterion(Scope.FILTER, f"outside the mapping's {part}.where", schema.key.in_(inner)))
@@ -124,11 +117,15 @@ def _resolver(schema: PartSchema) -> Callable[[str], ColumnElement[Any]]:
     return resolve
 
 
-def _compiled(part: str, parsed: Filter, resolve: Callable[[str], ColumnElement[Any]]) -> ColumnElement[bool]:
+def _filter_condition(
+    key: str, text_: str, known: list[str], resolve: Callable[[str], ColumnElement[Any]]
+) -> tuple[str, ColumnElement[bool]] | None:
+    """A filter's text and SQL condition; a ``ConfigError`` naming ``key`` when it cannot be one."""
     try:
-        return parsed.compile(resolve)
+        parsed = parse_filter(text_, known=known)
+        return None if parsed is None else (parsed.text, parsed.compile(resolve))
     except FilterError as exc:
-        raise ConfigError(f"{part}.filter: {exc}", key=f"{part}.filter") from None
+        raise ConfigError(f"{key}: {exc}", key=key) from None
 
 
 def all_of(criteria_: list[Criterion]) -> ColumnElement[bool]:

@@ -53,7 +53,7 @@ class SqlBusiness:
         """Staff members with a mailbox address (leavers included, flagged inactive, so profiles stop)."""
         s = self.schema.staff
         active = func.coalesce(s.active, 1) if s.active is not None else None
-        zone = s.time_zone if s.time_zone is not None else None
+        zone = s.time_zone
         columns = [s.key, s.code, s.name, s.email, *(c for c in (active, zone) if c is not None)]
         query = select(*columns).where(func.coalesce(s.email, "") != "").order_by(s.key)
         if s.where:
