@@ -12,6 +12,7 @@ import typer
 
 from exsync import __version__
 from exsync.cli import admin, profiles
+from exsync.cli import sandbox as sandbox_command
 from exsync.cli import sync as sync_command
 from exsync.cli.common import FAILED, USAGE
 
@@ -30,6 +31,7 @@ app.command("sync")(sync_command.sync)
 app.add_typer(profiles.profile_app, name="profile")
 app.command("resume")(admin.resume)
 app.command("conflicts")(admin.conflicts)
+app.command("sandbox")(sandbox_command.sandbox)
 
 
 def _version(value: bool) -> None:
