@@ -8,9 +8,11 @@ read as two segments), then to the response declared for its status (exact code,
 ``5XX``, else ``default``), and its body is validated with ``openapi_schema_validator.OAS30Validator``
 (format checking on, ``$ref`` resolved through a ``referencing`` registry that holds the whole document).
 
-A few paths exsync uses are not in the subset; they are checked against the entity they return
-(``_extra_paths``). Any other path is a violation ("no schema for …"): nothing the sandbox serves goes
-unchecked, except what a hook is told to ignore (the sandbox's own endpoints, ``SANDBOX_ENDPOINTS``).
+Some paths (and methods) the sandbox serves are not in the subset; they are checked against the entity or
+collection of the subset that Graph's documentation says they answer with (``_extra_paths``; errors against
+ODataError as everywhere). Any other path is a violation ("no schema for …"): nothing the sandbox serves goes
+unchecked, except what a hook is told to ignore (the sandbox's own endpoints, ``SANDBOX_ENDPOINTS``);
+``test_sandbox_schema_check`` fails when a route the sandbox registers has no schema here.
 Beyond the schema: a page's ``@odata.nextLink``/``@odata.deltaLink`` must lead back to the operation that
 served the page, and each sub-response of a ``$batch`` is checked against the operation of its sub-request.
 A body that is not JSON is checked only for its content type (``application/octet-stream``, Graph's
@@ -96,7 +98,8 @@ class SchemaViolation(AssertionError):
 
 
 # ------------------------------------------------------------------------------------------------------
-# Paths exsync uses that the subset lacks, checked by the entity they return (absolute refs into the subset).
+# Paths (and methods) the sandbox serves that the subset lacks, checked by the entity or collection
+# they answer with (absolute refs into the subset).
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -369,21 +372,32 @@ def _shorten(text: str, limit: int = 400) -> str:
 
 def _leaves(error: ValidationError) -> list[ValidationError]:
     """The errors that explain ``error``: for an anyOf/oneOf, those of the branch that came closest (a
-    nullable reference reports what is wrong inside the object, not that it is not null)."""
+    nullable reference reports what is wrong inside the object, not that it is not null; a value of a
+    polymorphic type, what is wrong in the branch of its ``@odata.type``)."""
     if not error.context:
         return [error]
-    closest = best_match([error])
-    while closest is not None and closest.parent is not error:
-        closest = closest.parent
-    if closest is None or not closest.relative_schema_path:  # no branch came closest: report the anyOf itself
-        return [error]
-    branch = closest.relative_schema_path[0]
-    return [
-        leaf
-        for sub in error.context
-        if sub.relative_schema_path and sub.relative_schema_path[0] == branch
-        for leaf in _leaves(sub)
-    ]
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub in error.context:
+        if sub.relative_schema_path:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    its_type = [b for b, errors in branches.items() if not any(map(_wrong_type, errors))]
+    if len(its_type) == 1:
+        branch = its_type[0]
+    else:
+        closest = best_match([error])
+        while closest is not None and closest.parent is not error:
+            closest = closest.parent
+        if closest is None or not closest.relative_schema_path:  # no branch came closest: the anyOf itself
+            return [error]
+        branch = closest.relative_schema_path[0]
+    return [leaf for sub in branches.get(branch, ()) for leaf in _leaves(sub)]
+
+
+def _wrong_type(error: ValidationError) -> bool:
+    """Whether ``error`` says the value is not of a branch's derived type (its ``@odata.type``)."""
+    if error.validator == "enum":
+        return list(error.relative_path) == ["@odata.type"]
+    return error.validator == "required" and "'@odata.type'" in error.message
 
 
 def _media_type(content_type: str) -> str:
@@ -553,6 +567,11 @@ class GraphSchema:
         operation = route.item[method]
         label = operation.get("x-exsync-label") or f"{method.upper()} {route.template}"
         return label, route.document, _pointer(["paths", route.template, method]), operation
+
+    def fallbacks(self) -> list[tuple[str, str]]:
+        """(METHOD, template) of every operation checked by a fallback (a path or method the subset lacks)."""
+        extra = self._documents[_EXTRA_URI]["paths"]
+        return [(m.upper(), t) for t, item in extra.items() for m in item if m in _METHODS]
 
     def template_for(self, method: str, url: str) -> str | None:
         """The path template (of the subset, or of the fallbacks) that ``method`` on ``url`` is checked by."""

@@ -11,6 +11,7 @@ import httpx
 import msal  # type: ignore[import-untyped]
 import pytest
 
+from conftest import trust
 from exsync.sandbox.server import SandboxServer
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -26,7 +27,7 @@ def _form(client_id: str = "exsync-sandbox", secret: str = "exsync-sandbox") -> 
 
 
 def _client(server: SandboxServer) -> httpx.Client:
-    return httpx.Client(base_url=server.url, verify=str(server.tls.ca), timeout=30)
+    return httpx.Client(base_url=server.url, verify=trust(server), timeout=30)
 
 
 def token(server: SandboxServer) -> str:

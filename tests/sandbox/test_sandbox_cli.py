@@ -7,6 +7,7 @@ import queue
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -102,7 +103,7 @@ def _start(spawn: Spawn, *args: str) -> tuple[Running, str]:
 
 
 def _client(url: str, ca: Path) -> httpx.Client:
-    with httpx.Client(base_url=url, verify=str(ca)) as plain:
+    with httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=str(ca))) as plain:
         issued = plain.post(
             "/firm/oauth2/v2.0/token",
             data={
@@ -114,7 +115,8 @@ def _client(url: str, ca: Path) -> httpx.Client:
         )
     issued.raise_for_status()
     headers = {"Authorization": f"Bearer {issued.json()['access_token']}", "Prefer": 'IdType="ImmutableId"'}
-    return httpx.Client(base_url=url, verify=str(ca), headers=headers, timeout=30)
+    trusted = ssl.create_default_context(cafile=str(ca))
+    return httpx.Client(base_url=url, verify=trusted, headers=headers, timeout=30)
 
 
 def _stop(running: Running) -> int:

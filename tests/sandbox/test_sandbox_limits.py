@@ -14,6 +14,7 @@ import httpx
 import pytest
 from graph_schema import GraphSchema
 
+from conftest import trust
 from exsync.sandbox.server import SandboxServer
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ SANDBOX_PATHS = (r"^/_sandbox/", r"^/[^/]+/oauth2/")
 
 def _client(server: SandboxServer, schema: GraphSchema) -> httpx.Client:
     """A raw client with a token, every Graph answer checked against the schema (as the `graph` fixture)."""
-    with httpx.Client(base_url=server.url, verify=str(server.tls.ca)) as plain:
+    with httpx.Client(base_url=server.url, verify=trust(server)) as plain:
         issued = plain.post(
             "/firm/oauth2/v2.0/token",
             data={
@@ -38,7 +39,7 @@ def _client(server: SandboxServer, schema: GraphSchema) -> httpx.Client:
     issued.raise_for_status()
     return httpx.Client(
         base_url=server.url,
-        verify=str(server.tls.ca),
+        verify=trust(server),
         headers={"Authorization": f"Bearer {issued.json()['access_token']}"},
         event_hooks={"response": [schema.hook(ignore=SANDBOX_PATHS)]},
         timeout=30,

@@ -697,6 +697,21 @@ def test_garbage_is_not_a_message(raw: bytes) -> None:
         parse_mime(raw)
 
 
+@pytest.mark.parametrize(
+    "prefix",
+    [b"\xef\xbb\xbf", b"\r\n\r\n", b"  \n", b">From alice@example.com Tue Mar  5 14:03:07 2024\r\n"],
+)
+def test_junk_before_the_header_block_is_skipped(prefix: bytes) -> None:
+    parsed = parse_mime(prefix + PLAIN)
+    assert parsed.properties["subject"] == "Quarterly numbers"
+    assert parsed.properties["internetMessageId"] == "<CAF1234.5678@mail.example.com>"
+
+
+def test_text_that_merely_contains_a_colon_is_not_a_message() -> None:
+    with pytest.raises(MimeError, match="no header block"):
+        parse_mime(b"Dear all,\nNote: this is just text\n")
+
+
 def test_odd_but_parseable_messages_do_not_raise() -> None:
     samples = [
         b"Subject: only a header",
@@ -850,10 +865,10 @@ def test_build_tolerates_odd_input() -> None:
 # ---------------------------------------------------------------------------------------------------------
 # property: whatever Graph can hold survives build_mime → parse_mime
 
-HEADER_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=60).map(
+HEADER_TEXT = st.text(st.characters(exclude_categories=["Cs", "Cc", "Zl", "Zp"]), max_size=60).map(
     str.strip
 )  # leading and trailing blanks are not kept by RFC 5322 headers
-BODY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
+BODY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=300)
 LOCAL = st.one_of(
     st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,15}", fullmatch=True).filter(
         lambda s: ".." not in s and not s.endswith(".")
@@ -918,3 +933,25 @@ def test_round_trip_property(
     # an HTML body's inline images sit beside it in multipart/related, ahead of the other attachments
     referenced = [a for a in attachments if html and a.is_inline]
     assert parsed.attachments == referenced + [a for a in attachments if a not in referenced]
+
+
+@pytest.mark.parametrize(
+    ("disposition", "name"),
+    [
+        (b'attachment; filename="caf\xe9.pdf"', "café.pdf"),  # raw latin-1
+        (b'attachment; filename="caf\xc3\xa9.pdf"', "café.pdf"),  # raw UTF-8
+        (b"attachment; filename*=iso-8859-1''caf%E9.pdf", "café.pdf"),
+        (b"attachment; filename*0*=utf-8''caf%C3%A9; filename*1=.pdf", "café.pdf"),
+        (b'attachment; filename="<angle>.pdf"', "<angle>.pdf"),
+        (b"attachment", "ATT00001.pdf"),
+    ],
+)
+def test_attachment_names(disposition: bytes, name: str) -> None:
+    raw = (
+        b"From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+        b"Content-Type: text/plain\r\n\r\nbody\r\n--b\r\nContent-Type: application/pdf\r\n"
+        b"Content-Disposition: " + disposition + b"\r\n\r\n%PDF\r\n--b--\r\n"
+    )
+    (attachment,) = parse_mime(raw).attachments
+    assert attachment.name == name
+    assert attachment.content == b"%PDF"

@@ -16,6 +16,10 @@ import pytest
 from examples import Example, load_examples, load_index, parse_example, same_shape
 from graph_schema import GraphSchema, SchemaViolation, wire_segments
 
+import exsync.sandbox.resources  # noqa: F401  (registers the sandbox's routes)
+from conftest import Graph
+from exsync.sandbox.router import ROUTES, Route
+
 
 @pytest.fixture(scope="module")
 def schema() -> GraphSchema:
@@ -249,6 +253,29 @@ MAIL = "/users/{user-id}/mailFolders/{mailFolder-id}"
         ("GET", "/v1.0/me/mailFolders/inbox/messages/m1/$value", "entity message MIME content"),
         ("GET", "/v1.0/me/todo/lists/l1/tasks/t1/linkedResources", "entity linkedResourceCollectionResponse"),
         ("PATCH", "/v1.0/me/todo/lists/l1/tasks/t1/linkedResources/r1", "entity linkedResource"),
+        ("GET", "/v1.0/users?$count=true", "entity userCollectionResponse"),
+        ("GET", "/v1.0/me/contacts/delta", "delta of contact"),
+        ("GET", "/v1.0/me/contacts/delta()?$deltatoken=x", "delta of contact"),
+        ("GET", "/v1.0/me/calendars/cal1", "entity calendar"),
+        ("GET", "/v1.0/me/calendar/events/e1/instances", "entity eventCollectionResponse"),
+        ("POST", "/v1.0/me/events/e1/cancel", "action cancel"),
+        ("POST", "/v1.0/me/calendar/events/e1/cancel", "action cancel"),
+        ("POST", "/v1.0/me/mailFolders", "entity mailFolder"),
+        ("GET", "/v1.0/me/mailFolders/inbox", "GET /users/{user-id}/mailFolders/{mailFolder-id}"),
+        ("PATCH", "/v1.0/me/mailFolders/f1", "entity mailFolder"),
+        ("DELETE", "/v1.0/me/mailFolders('f1')", "entity mailFolder deleted"),
+        ("POST", "/v1.0/me/mailFolders/inbox/childFolders", "entity mailFolder"),
+        ("GET", "/v1.0/me/mailFolders/inbox/childFolders", "entity mailFolderCollectionResponse"),
+        ("GET", "/v1.0/me/messages?$top=5", "entity messageCollectionResponse"),
+        ("POST", "/v1.0/me/messages", "entity message"),
+        ("POST", "/v1.0/me/mailFolders/drafts/messages", "entity message"),
+        ("PATCH", "/v1.0/me/messages/m1", "entity message"),
+        ("DELETE", "/v1.0/me/mailFolders/inbox/messages/m1", "entity message deleted"),
+        ("POST", "/v1.0/me/mailFolders/inbox/messages/m1/copy", "entity message"),
+        ("GET", "/v1.0/me/messages/m1/attachments", "entity attachmentCollectionResponse"),
+        ("POST", "/v1.0/me/mailFolders/inbox/messages/m1/attachments", "entity attachment"),
+        ("DELETE", "/v1.0/me/messages/m1/attachments/a1", "entity attachment deleted"),
+        ("GET", "/v1.0/me/messages/m1/attachments/a1/$value", "entity attachment content"),
     ],
 )  # fmt: skip
 def test_paths_match_their_operation(schema: GraphSchema, method: str, url: str, operation: str) -> None:
@@ -391,6 +418,79 @@ def test_fallback_entities(schema: GraphSchema) -> None:
         schema.check("POST", "/v1.0/me/messages/m1/move", 201, {**moved, "receivedDateTime": "yesterday"})
 
 
+def test_fallbacks_for_mail_calendar_and_users(schema: GraphSchema) -> None:
+    pdf = {
+        "@odata.type": "#microsoft.graph.fileAttachment",
+        "id": "a1",
+        "name": "hours.pdf",
+        "contentType": "application/pdf",
+        "size": 9,
+        "isInline": False,
+        "contentBytes": "JVBERi0xLjQK",
+    }
+    for messages in ("/v1.0/me/messages/m1", "/v1.0/me/mailFolders/inbox/messages/m1"):
+        assert schema.check("POST", f"{messages}/attachments", 201, pdf) == "entity attachment"
+        assert schema.check("GET", f"{messages}/attachments", 200, {"value": [pdf]})
+        assert schema.check("DELETE", f"{messages}/attachments/a1", 204, None)
+    # an attachment is checked against the schema of its @odata.type, not only the (open) base type
+    with pytest.raises(SchemaViolation) as caught:
+        schema.check("GET", "/v1.0/me/messages/m1/attachments/a1", 200, {**pdf, "contentBytes": 7})
+    assert caught.value.pointers == ["/contentBytes"]
+    with pytest.raises(SchemaViolation) as caught:
+        schema.check("GET", "/v1.0/me/messages/m1/attachments", 200, {"value": [pdf, {**pdf, "size": "9"}]})
+    assert caught.value.pointers == ["/value/1/size"]
+    with pytest.raises(SchemaViolation):  # not one of the derived types
+        schema.check("GET", "/v1.0/me/messages/m1/attachments/a1", 200, {**pdf, "@odata.type": "#x.y"})
+    with pytest.raises(SchemaViolation):  # a derived type must say which it is
+        schema.check(
+            "GET", "/v1.0/me/messages/m1/attachments/a1", 200, {k: v for k, v in pdf.items() if k[0] != "@"}
+        )
+    assert schema.check(
+        "GET", "/v1.0/me/messages/m1/attachments/a1/$value", 200, b"%PDF", content_type="application/pdf"
+    )
+
+    folder = {"id": "f1", "displayName": "Clients", "parentFolderId": "root", "childFolderCount": 0}
+    assert schema.check("POST", "/v1.0/me/mailFolders/inbox/childFolders", 201, folder)
+    with pytest.raises(SchemaViolation) as caught:
+        schema.check("PATCH", "/v1.0/me/mailFolders/f1", 200, {**folder, "childFolderCount": "0"})
+    assert caught.value.pointers == ["/childFolderCount"]
+    moved = {"id": "m2", "subject": "Hi", "isRead": True, "receivedDateTime": "2024-01-01T00:00:00Z"}
+    with pytest.raises(SchemaViolation) as caught:
+        schema.check("PATCH", "/v1.0/me/mailFolders/inbox/messages/m1", 200, {**moved, "isRead": "yes"})
+    assert caught.value.pointers == ["/isRead"]
+
+    assert schema.check("POST", "/v1.0/me/calendar/events/e1/cancel", 202, None) == "action cancel"
+    with pytest.raises(SchemaViolation, match="status 200 is not declared for action cancel"):
+        schema.check("POST", "/v1.0/me/events/e1/cancel", 200, None)
+    with pytest.raises(SchemaViolation) as caught:
+        schema.check(
+            "GET", "/v1.0/me/calendar/events/e1/instances", 200, {"value": [{"id": "e1", "isAllDay": 0}]}
+        )
+    assert caught.value.pointers == ["/value/0/isAllDay"]
+
+    tombstone = {"id": "c9", "@removed": {"reason": "deleted"}}
+    delta = {
+        "@odata.deltaLink": "https://127.0.0.1/v1.0/me/contacts/delta?$deltatoken=x",
+        "value": [contact(), tombstone],
+    }
+    assert schema.check("GET", "/v1.0/me/contacts/delta", 200, delta) == "delta of contact"
+    with pytest.raises(SchemaViolation, match="leads to entity contactCollectionResponse"):
+        schema.check(
+            "GET",
+            "/v1.0/me/contacts/delta",
+            200,
+            {**delta, "@odata.deltaLink": "https://127.0.0.1/v1.0/me/contacts?$skip=1"},
+        )
+
+    users = {"@odata.count": 1, "value": [{"id": "u1", "userPrincipalName": "a@b.c", "displayName": None}]}
+    assert schema.check("GET", "/v1.0/users", 200, users) == "entity userCollectionResponse"
+    with pytest.raises(SchemaViolation) as caught:
+        schema.check(
+            "GET", "/v1.0/users", 200, {"value": [{"id": "u1", "userPrincipalName": "a@b.c", "mail": 5}]}
+        )
+    assert caught.value.pointers == ["/value/0/mail"]
+
+
 def test_raw_bodies_are_checked_for_the_content_type_only(schema: GraphSchema) -> None:
     mime = b"From: dana@contoso.com\r\nSubject: Hi\r\n\r\nHello\r\n"
     for url in ("/v1.0/me/messages/m1/$value", "/v1.0/me/mailFolders/inbox/messages/m1/$value"):
@@ -487,6 +587,153 @@ def test_validators_are_built_once_per_schema(schema: GraphSchema) -> None:
         schema.check("GET", "/v1.0/users/u1/contactFolders/f2/contacts/delta", 200, body)
     assert len(schema._validators) == built
     assert GraphSchema.load() is schema
+
+
+# ------------------------------------------------------------------------------------------------------
+# Every route the sandbox serves has a schema
+
+
+def sandbox_routes() -> list[Route]:
+    return [r for routes in ROUTES._routes.values() for r in routes]
+
+
+def shape_of(template: str) -> tuple[str | None, ...]:
+    """A template's literal segments (lower case, ``delta()`` as ``delta``), None for each parameter."""
+    return tuple(
+        None if s.startswith("{") else s.lower().removesuffix("()") for s in template.strip("/").split("/")
+    )
+
+
+def url_of(route: Route) -> str:
+    return "/v1.0/" + "/".join("p1" if s.startswith("{") else s for s in route.segments)
+
+
+def test_every_route_the_sandbox_serves_has_a_schema(schema: GraphSchema) -> None:
+    """A route added to the sandbox without a path of the subset or a fallback fails here (and its answers
+    would fail the hook): nothing the sandbox serves goes unchecked."""
+    routes = sandbox_routes()
+    assert len(routes) >= 100
+    unchecked, elsewhere = [], []
+    for route in routes:
+        template = schema.template_for(route.method, url_of(route))
+        if template is None:
+            unchecked.append(f"{route.method} {route.template}")
+        elif shape_of(template) != shape_of(route.template):
+            elsewhere.append(f"{route.method} {route.template} is checked as {template}")
+    assert unchecked == []
+    assert elsewhere == []
+
+
+def test_every_route_answers_errors_as_odata_errors(schema: GraphSchema) -> None:
+    good = {"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found."}}
+    for route in sandbox_routes():
+        for status in (400, 404, 412, 429, 503):
+            schema.check(route.method, url_of(route), status, good)
+        with pytest.raises(SchemaViolation, match="'code' is a required property"):
+            schema.check(route.method, url_of(route), 404, {"error": {"message": "Not found."}})
+
+
+def test_every_fallback_is_a_route_the_sandbox_serves(schema: GraphSchema) -> None:
+    served = {(r.method, shape_of(r.template)) for r in sandbox_routes()}
+    stale = [f"{m} {t}" for m, t in schema.fallbacks() if (m, shape_of(t)) not in served]
+    assert stale == []
+
+
+def test_the_sandboxs_answers_on_every_fallback_pass_the_hook(graph: Graph, schema: GraphSchema) -> None:
+    """One successful request on each fallback, through the conftest's hook: each fallback's schema accepts
+    what the sandbox answers (a fallback no request reaches fails the test)."""
+    reached: set[tuple[str, str]] = set()
+
+    def record(response: httpx.Response) -> None:
+        template = schema.template_for(response.request.method, str(response.request.url))
+        if template is not None and response.status_code < 300:
+            reached.add((response.request.method, template))
+
+    graph.client.event_hooks["response"].append(record)
+    me, client = graph.me, graph.client
+
+    def call(method: str, url: str, status: int, body: Any = None, **kwargs: Any) -> Any:
+        response = client.request(method, url, json=body, **kwargs)
+        assert response.status_code == status, f"{method} {url}: {response.text}"
+        return response.json() if "json" in response.headers.get("content-type", "") else None
+
+    call("GET", "/v1.0/users?$count=true", 200, headers={"ConsistencyLevel": "eventual"})
+    call("GET", me, 200)
+    # contacts of the default folder
+    contact_id = call("POST", f"{me}/contacts", 201, {"givenName": "Dana", "surname": "Swope"})["id"]
+    call("GET", f"{me}/contacts", 200)
+    call("GET", f"{me}/contacts/{contact_id}", 200)
+    call("PATCH", f"{me}/contacts/{contact_id}", 200, {"jobTitle": "Buyer"})
+    call("GET", f"{me}/contacts/delta", 200)
+    call("DELETE", f"{me}/contacts/{contact_id}", 204)
+    # calendars, a series' instances, meeting responses and cancellations
+    calendar_id = call("GET", f"{me}/calendar", 200)["id"]
+    call("GET", f"{me}/calendars", 200)
+    call("GET", f"{me}/calendars/{calendar_id}", 200)
+    series = {
+        "subject": "Stand-up",
+        "start": {"dateTime": "2026-03-02T09:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2026-03-02T09:15:00", "timeZone": "UTC"},
+        "recurrence": {
+            "pattern": {"type": "daily", "interval": 1},
+            "range": {"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 3},
+        },
+    }
+    master = call("POST", f"{me}/events", 201, series)["id"]
+    window = {"startDateTime": "2026-03-01T00:00:00Z", "endDateTime": "2026-03-10T00:00:00Z"}
+    assert len(call("GET", f"{me}/calendar/events/{master}/instances", 200, params=window)["value"]) == 3
+    organizer = graph.new_user("organizer")
+    invitations = []
+    for n in range(4):
+        meeting = {
+            "subject": f"Review {n}",
+            "start": {"dateTime": f"2026-04-0{n + 1}T11:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": f"2026-04-0{n + 1}T12:00:00", "timeZone": "UTC"},
+            "attendees": [{"emailAddress": {"address": graph.upn}, "type": "Required"}],
+        }
+        invitations.append(call("POST", f"/v1.0/users/{organizer}/events", 201, meeting)["id"])
+    paths = ("events", "calendar/events")
+    for events, mine in zip(paths, invitations[:2], strict=True):
+        call("POST", f"/v1.0/users/{organizer}/{events}/{mine}/cancel", 202, {"comment": "Not this week."})
+    copies = {e["subject"]: e["id"] for e in call("GET", f"{me}/events", 200)["value"]}
+    for events, subject in zip(paths, ("Review 2", "Review 3"), strict=True):
+        for action in ("accept", "tentativelyAccept", "decline"):  # a declined meeting leaves the calendar
+            call("POST", f"{me}/{events}/{copies[subject]}/{action}", 202, {"sendResponse": False})
+    # mail folders
+    drafts = call("GET", f"{me}/mailFolders/drafts", 200)["id"]
+    folder = call("POST", f"{me}/mailFolders", 201, {"displayName": "Clients"})["id"]
+    call("PATCH", f"{me}/mailFolders/{folder}", 200, {"displayName": "Customers"})
+    call("POST", f"{me}/mailFolders/{folder}/childFolders", 201, {"displayName": "2026"})
+    call("GET", f"{me}/mailFolders/{folder}/childFolders", 200)
+    call("DELETE", f"{me}/mailFolders/{folder}", 204)
+    # messages and attachments, under /messages and under /mailFolders/{id}/messages
+    file = {"@odata.type": "#microsoft.graph.fileAttachment", "name": "a.txt", "contentBytes": "aGk="}
+    for n, base in enumerate((f"{me}/messages", f"{me}/mailFolders/{drafts}/messages")):
+        draft = call("POST", base, 201, {"subject": f"Draft {n}"})["id"]
+        call("PATCH", f"{base}/{draft}", 200, {"subject": f"Draft {n}, again"})
+        attachment = call("POST", f"{base}/{draft}/attachments", 201, file)["id"]
+        call("GET", f"{base}/{draft}/attachments", 200)
+        call("GET", f"{base}/{draft}/attachments/{attachment}", 200)
+        assert client.get(f"{base}/{draft}/attachments/{attachment}/$value").content == b"hi"
+        call("DELETE", f"{base}/{draft}/attachments/{attachment}", 204)
+        call("GET", f"{base}/{draft}/$value", 200)
+        twin = call("POST", f"{base}/{draft}/copy", 201, {"destinationId": "drafts"})["id"]
+        call("POST", f"{base}/{twin}/move", 201, {"destinationId": "deleteditems"})
+        call("DELETE", f"{base}/{draft}", 204)
+    call("GET", f"{me}/messages", 200)
+    # linked resources of a task
+    tasks_list = call("POST", f"{me}/todo/lists", 201, {"displayName": "Errands"})["id"]
+    task = call("POST", f"{me}/todo/lists/{tasks_list}/tasks", 201, {"title": "Call Dana"})["id"]
+    links = f"{me}/todo/lists/{tasks_list}/tasks/{task}/linkedResources"
+    link = {"webUrl": "https://crm.example/7", "applicationName": "CRM", "displayName": "Deal 7"}
+    link_id = call("POST", links, 201, link)["id"]
+    call("GET", links, 200)
+    call("GET", f"{links}/{link_id}", 200)
+    call("PATCH", f"{links}/{link_id}", 200, {"displayName": "Deal 8"})
+    call("DELETE", f"{links}/{link_id}", 204)
+
+    missing = sorted(f"{m} {t}" for m, t in schema.fallbacks() if (m, t) not in reached)
+    assert missing == []
 
 
 # ------------------------------------------------------------------------------------------------------

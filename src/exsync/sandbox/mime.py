@@ -41,6 +41,8 @@ __all__ = [
 
 PREVIEW_LENGTH = 255  # Graph's bodyPreview: the first 255 characters of the body as plain text
 SANDBOX_DOMAIN = "sandbox.exsync"
+# For writing: headers that came from source bytes stay as they were (no refolding), CRLF as on the wire.
+_POLICY = email_policy.default.clone(refold_source="none", linesep="\r\n")
 
 
 class MimeError(ValueError):
@@ -213,15 +215,15 @@ def _decode_bytes(data: bytes, charset: str | None) -> str:
     if charset:
         try:
             codec = codecs.lookup(charset).name
-        except LookupError:
+        except (LookupError, ValueError):  # unknown, or not even a name ("utf-\x008")
             codec = None
     if codec is None or codec in _WESTERN:
-        order = ["utf-8", _SUPERSETS.get(codec or "ascii", codec or "cp1252"), codec or "cp1252"]
-        for encoding in order:
+        legacy = _SUPERSETS.get(codec, codec) if codec and codec != "utf-8" else "cp1252"
+        for encoding in ("utf-8", legacy):
             text = _try_decode(data, encoding)
             if text is not None:
                 return text
-        return data.decode("latin-1")
+        return data.decode("latin-1")  # cp1252 leaves five bytes undefined; latin-1 takes anything
     for encoding in (_SUPERSETS.get(codec, codec), codec, "utf-8"):
         text = _try_decode(data, encoding)
         if text is not None:
@@ -232,7 +234,9 @@ def _decode_bytes(data: bytes, charset: str | None) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # headers
 
-_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # and other controls
+_CONTROLS = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]"
+)  # line breaks and the like: not in a header
 _MESSAGE_ID = re.compile(r"<[^<>]*>")
 _ENCODED_WORD = r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?="
 _ADJACENT_WORDS = re.compile(rf"({_ENCODED_WORD})\s+(?={_ENCODED_WORD})")
@@ -271,7 +275,7 @@ class _Headers:
 
     def first_raw(self, name: str) -> str | None:
         wanted = name.lower()
-        return next((_unfold(v) for k, v in self.raw if k.lower() == wanted), None)
+        return next((_clean(_unfold(v)) for k, v in self.raw if k.lower() == wanted), None)
 
     def first(self, name: str) -> str | None:
         wanted = name.lower()
@@ -279,7 +283,7 @@ class _Headers:
 
     def all_raw(self, name: str) -> list[str]:
         wanted = name.lower()
-        return [_unfold(v) for k, v in self.raw if k.lower() == wanted]
+        return [_clean(_unfold(v)) for k, v in self.raw if k.lower() == wanted]
 
 
 def _recipient(name: str, address: str) -> dict[str, Any]:
@@ -390,11 +394,26 @@ def _disposition(part: EmailMessage) -> str | None:
         return None
 
 
-def _filename(part: EmailMessage) -> str | None:
-    try:
-        name = part.get_filename() or part.get_param("name")
+def _header_params(part: EmailMessage, name: str) -> dict[str, str]:
+    raw = next((str(v) for k, v in part.raw_items() if k.lower() == name.lower()), None)
+    if raw is None:
+        return {}
+    try:  # parsed from the cleaned raw value: 8-bit names decode, `<x>` keeps its brackets
+        params = getattr(email_policy.default.header_fetch_parse(name, _prepared(raw)), "params", {})
+        return {str(k): _clean(str(v)) for k, v in params.items()}
     except Exception:
-        return None
+        return {}
+
+
+def _filename(part: EmailMessage) -> str | None:
+    name: Any = _header_params(part, "Content-Disposition").get("filename") or _header_params(
+        part, "Content-Type"
+    ).get("name")
+    if not name:
+        try:  # the older, more forgiving parameter parser
+            name = part.get_filename() or part.get_param("name")
+        except Exception:
+            return None
     if isinstance(name, tuple):  # an RFC 2231 value `get_param` did not collapse
         name = _decode_bytes(name[2].encode("latin-1", "replace"), name[0] or None)
     if not isinstance(name, str):
@@ -460,12 +479,9 @@ def _part_text(part: EmailMessage) -> str:
     return _decode_bytes(data, charset)
 
 
-_RAW_POLICY = email_policy.default.clone(refold_source="none", linesep="\r\n")
-
-
 def _flatten(message: EmailMessage) -> bytes:
     out = BytesIO()
-    BytesGenerator(out, mangle_from_=False, policy=_RAW_POLICY).flatten(message)
+    BytesGenerator(out, mangle_from_=False, policy=_POLICY).flatten(message)
     return out.getvalue()
 
 
@@ -496,6 +512,7 @@ def _part_bytes(part: EmailMessage) -> bytes:
     return data
 
 
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")  # RFC 6838 names
 _MIME_TYPES = mimetypes.MimeTypes()  # the built-in table only: names must not depend on the host's files
 
 
@@ -540,7 +557,7 @@ def _attachments(message: EmailMessage, body: Sequence[EmailMessage]) -> list[Pa
         result.append(
             ParsedAttachment(
                 name=name,
-                content_type=ctype,
+                content_type=ctype if _MEDIA_TYPE.fullmatch(ctype) else "application/octet-stream",
                 content=_part_bytes(part),
                 is_inline=content_id is not None and disposition != "attachment",
                 content_id=content_id.strip("<>") if content_id else None,
@@ -562,12 +579,41 @@ def decode_base64_mime(data: str | bytes) -> bytes:
         raise MimeError("mime is not valid base64") from exc
 
 
-def parse_mime(raw: bytes) -> ParsedMessage:
-    """Graph properties and attachments of an RFC 822 message; best effort on anything with headers."""
-    message = BytesParser(policy=email_policy.default).parsebytes(bytes(raw))
+_HEADER_LINE = re.compile(rb"[!-9;-~]+:")
+_KNOWN_HEADERS = frozenset(
+    {"from", "to", "subject", "date", "message-id", "received", "return-path", "mime-version", "content-type"}
+)
+
+
+def _skip_junk(raw: bytes) -> bytes | None:
+    """The message behind a byte-order mark, blank lines or a few broken lines before its header block
+    (where the parser gives up and reads everything as body), or None."""
+    text = raw.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    lines = text.splitlines(keepends=True)[:6]
+    for skip, line in enumerate(lines):
+        if _HEADER_LINE.match(line):
+            text = text[sum(map(len, lines[:skip])) :]
+            return text if text != raw else None
+    return None
+
+
+def _parse(raw: bytes) -> tuple[EmailMessage, _Headers]:
+    message = BytesParser(policy=email_policy.default).parsebytes(raw)
     headers = _Headers(message)
     if not headers.raw:
+        recovered = _skip_junk(raw)
+        if recovered is not None:
+            retry = BytesParser(policy=email_policy.default).parsebytes(recovered)
+            retry_headers = _Headers(retry)
+            if any(name.lower() in _KNOWN_HEADERS for name, _ in retry_headers.raw):
+                return retry, retry_headers
         raise MimeError("not an RFC 822 message: no header block")
+    return message, headers
+
+
+def parse_mime(raw: bytes) -> ParsedMessage:
+    """Graph properties and attachments of an RFC 822 message; best effort on anything with headers."""
+    message, headers = _parse(bytes(raw))
 
     senders = _recipients(headers, "From")
     on_behalf = _recipients(headers, "Sender")
@@ -619,7 +665,6 @@ def parse_mime(raw: bytes) -> ParsedMessage:
 # building
 
 
-_BUILD_POLICY = email_policy.default.clone(linesep="\r\n")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII without colon (RFC 5322 ftext)
 _PLAIN_MESSAGE_ID = re.compile(r"<[!-;=?-~]+>")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"  # non-ASCII as RFC 6532 allows it
@@ -639,7 +684,7 @@ def _header_text(value: Any) -> str:
 
 
 def _folded(name: str, value: str) -> str:
-    return str(_BUILD_POLICY.header_factory(name, value).fold(policy=_BUILD_POLICY))
+    return str(_POLICY.header_factory(name, value).fold(policy=_POLICY))
 
 
 def _quoted(text: str) -> str:
@@ -718,9 +763,9 @@ def _date(message: Mapping[str, Any]) -> datetime:
         if isinstance(value, str) and value:
             try:
                 when = datetime.fromisoformat(value)
-            except ValueError:
+                return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+            except (ValueError, OverflowError):  # not a date, or out of range once in UTC
                 continue
-            return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     return datetime.now(UTC)
 
 
@@ -741,17 +786,19 @@ def _set_text(part: EmailMessage, text: str, subtype: str) -> None:
 
 
 def _add_attachment(target: EmailMessage, attachment: ParsedAttachment, related: bool) -> None:
-    maintype, _, subtype = attachment.content_type.partition(";")[0].strip().lower().partition("/")
-    if not maintype or not subtype:
-        maintype, subtype = "application", "octet-stream"
-    cid = f"<{attachment.content_id.strip('<>')}>" if attachment.content_id else None
+    media_type = attachment.content_type.partition(";")[0].strip().lower()
+    if not _MEDIA_TYPE.fullmatch(media_type):
+        media_type = "application/octet-stream"
+    maintype, _, subtype = media_type.partition("/")
+    content_id = _header_text(attachment.content_id).strip().strip("<>").strip()
+    cid = f"<{content_id}>" if content_id else None
     disposition = "inline" if attachment.is_inline else "attachment"
     name = _header_text(attachment.name).strip() or None
     if maintype == "message":
         # RFC 2046 forbids base64 for message/*: the inner message goes in as it is, parsed so that the
         # generator finds the structure it expects (message/delivery-status is a list of header blocks)
         encoding = "7bit" if attachment.content.isascii() else "8bit"
-        part = BytesParser(policy=_BUILD_POLICY).parsebytes(
+        part = BytesParser(policy=_POLICY).parsebytes(
             f"Content-Type: {maintype}/{subtype}\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n".encode()
             + attachment.content
         )
@@ -813,7 +860,7 @@ def build_mime(message: Mapping[str, Any], attachments: Sequence[ParsedAttachmen
         if name.lower().startswith("x-") and _HEADER_NAME.fullmatch(name):  # Graph takes only x- headers
             head.append(_folded(name, _header_text(header.get("value")).strip()))
 
-    mail = EmailMessage(policy=_BUILD_POLICY)
+    mail = EmailMessage(policy=_POLICY)
     mail["MIME-Version"] = "1.0"
 
     body = message.get("body")
@@ -822,7 +869,7 @@ def build_mime(message: Mapping[str, Any], attachments: Sequence[ParsedAttachmen
     inline = [a for a in attachments if a.is_inline and a.content_id]
     if str(body.get("contentType") or "text").lower() == "html":
         _set_text(mail, html_to_text(content), "plain")
-        html_part = EmailMessage(policy=_BUILD_POLICY)
+        html_part = EmailMessage(policy=_POLICY)
         _set_text(html_part, content, "html")
         for attachment in inline:  # images the HTML shows by cid: go beside it in multipart/related
             _add_attachment(html_part, attachment, related=True)
@@ -839,5 +886,5 @@ def build_mime(message: Mapping[str, Any], attachments: Sequence[ParsedAttachmen
         if part is not mail:  # EmailMessage stamps every part it creates; only the top one needs it
             del part["MIME-Version"]
     out = BytesIO()
-    BytesGenerator(out, mangle_from_=False, policy=_BUILD_POLICY).flatten(mail)
+    BytesGenerator(out, mangle_from_=False, policy=_POLICY).flatten(mail)
     return "".join(head).encode() + out.getvalue()

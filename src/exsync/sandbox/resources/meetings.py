@@ -189,7 +189,7 @@ def _new_copy(store: Store, mailbox: Mailbox, event: Item) -> Item:
 
 
 def _take(event: Item, copy_item: Item) -> None:
-    for key in SHARED:
+    for key in (k for k in SHARED if k in event.data):  # an unset property keeps its default
         copy_item.data[key] = copy.deepcopy(event.data.get(key))
     for attendee in copy_item.data.get("attendees") or []:
         attendee["status"] = {"response": "none", "time": events.NO_TIME}

@@ -10,7 +10,9 @@ from exsync.sandbox.router import route
 @route("GET", "/users")
 def list_users(ctx: Ctx) -> Response:
     users = [m.to_graph() for m in ctx.store.mailboxes.values()]
-    return Response(200, {"@odata.context": f"{ctx.req.base_url}/v1.0/$metadata#users", "value": users})
+    context = f"{ctx.req.base_url}/v1.0/$metadata#users"
+    count = {"@odata.count": len(users)} if ctx.req.query.get("$count", "").lower() == "true" else {}
+    return Response(200, {"@odata.context": context, **count, "value": users})
 
 
 @route("GET", "/users/{user-id}")
