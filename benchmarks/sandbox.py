@@ -46,6 +46,7 @@ Python process share the GIL and compete with the server for the cores).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import itertools
@@ -355,10 +356,21 @@ class RawClient:
         return head.encode() + spec.body
 
     def send(self, prepared: Any) -> int:
+        fresh = self.sock is None
+        try:
+            return self._exchange(prepared)
+        except OSError:  # ssl.SSLError and ConnectionError too
+            self.close()
+            if fresh:
+                raise
+            return self._exchange(prepared)  # the server closed an idle connection: once more, as httpx does
+
+    def _exchange(self, prepared: bytes) -> int:
         if self.sock is None:
             raw = socket.create_connection((self.host, self.port))
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.sock = self.tls.wrap_socket(raw, server_hostname=self.host)
+            self.buffer = b""
         sock = self.sock
         sock.sendall(prepared)
         buffer = self.buffer
@@ -402,37 +414,48 @@ def http_run(
     latencies: list[list[float]] = [[] for _ in clients]
     deadline = [0.0]
 
+    failures: list[BaseException] = []
+
     def work(n: int) -> None:
-        client = clients[n]
-        prepared = [client.prepare(s) for s in specs[n]]
-        for request in prepared[:WARMUP_REQUESTS]:
-            client.send(request)
-        warmed.wait()
-        go.wait()
-        times, until = latencies[n], deadline[0]
-        for request in itertools.cycle(prepared):
-            started = time.perf_counter()
-            status = client.send(request)
-            times.append(time.perf_counter() - started)
-            counts[n] += 1
-            errors[n] += status >= 300
-            if started >= until:
-                return
+        try:
+            client = clients[n]
+            prepared = [client.prepare(s) for s in specs[n]]
+            for request in prepared[:WARMUP_REQUESTS]:
+                client.send(request)
+            warmed.wait()
+            go.wait()
+            times, until = latencies[n], deadline[0]
+            for request in itertools.cycle(prepared):
+                started = time.perf_counter()
+                status = client.send(request)
+                times.append(time.perf_counter() - started)
+                counts[n] += 1
+                errors[n] += status >= 300
+                if started >= until:
+                    return
+        except BaseException as exc:
+            failures.append(exc)
+            warmed.abort()  # the others and the main thread stop waiting
+            go.abort()
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(len(clients))]
     for thread in threads:
         thread.start()
-    warmed.wait()
+    with contextlib.suppress(threading.BrokenBarrierError):  # a client failed: reported below
+        warmed.wait()
     conn.send(("start",))
     conn.recv()
     deadline[0] = time.perf_counter() + seconds
     started = time.perf_counter()
-    go.wait()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        go.wait()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
     conn.send(("stop",))
     server = conn.recv()
+    if failures:
+        raise RuntimeError(f"a client failed: {failures[0]!r}") from failures[0]
     return Run(sum(counts), wall, sorted(itertools.chain(*latencies)), sum(errors), server)
 
 

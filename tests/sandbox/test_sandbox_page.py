@@ -2,8 +2,9 @@
 values are escaped; an unknown mailbox is a clear 404; a mailbox of 2,000 contacts renders fast.
 
 Items are created with raw requests shaped like Microsoft's documentation ("Create contact", "Create
-event" with a recurrence, "Create todoTask", "Create message in a mailFolder", JSON batching); the page
-is read with the control client, which has no token."""
+event" with a recurrence, "Create todoTaskList", "Create todoTask", JSON batching); received mail comes in
+through the sandbox's control API (Graph cannot receive mail). The page is read with the control client,
+which has no token."""
 
 from __future__ import annotations
 

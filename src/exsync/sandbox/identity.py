@@ -131,6 +131,7 @@ class Identity:
         self._key = bytes(signing_key)
         self._clients = dict(clients)
         self._clock = clock
+        self._verified: dict[str, tuple[str, str, float, float, float]] = {}
         self._wall_clock = wall_clock
         self._lifetime = lifetime
 
@@ -371,6 +372,22 @@ class Identity:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized(INVALID_AUTHENTICATION_TOKEN, EMPTY_TOKEN)
+        checked = self._verified.get(token)
+        if checked is None:
+            checked = self._check_signed(token)
+            if len(self._verified) >= 1024:  # a bounded cache: clients reuse a token for its lifetime
+                self._verified.clear()
+            self._verified[token] = checked
+        app_id, tenant, expires, issued, not_before = checked
+        now = self._clock()
+        if now >= expires + CLOCK_SKEW:
+            raise Unauthorized(INVALID_AUTHENTICATION_TOKEN, EXPIRED)
+        if now < not_before - CLOCK_SKEW:
+            raise Unauthorized(INVALID_AUTHENTICATION_TOKEN, NOT_YET_VALID)
+        return Claims(app_id=app_id, tenant=tenant, expires_at=expires, issued_at=issued)
+
+    def _check_signed(self, token: str) -> tuple[str, str, float, float, float]:
+        """What a token says, once its signature and audience are checked (time is checked per use)."""
         parts = _decode_jwt(token)
         if parts is None:
             raise Unauthorized(INVALID_AUTHENTICATION_TOKEN, MALFORMED_TOKEN)
@@ -388,12 +405,7 @@ class Identity:
             raise Unauthorized(INVALID_AUTHENTICATION_TOKEN, INVALID_TOKEN)
         if expires is None or issued is None or not_before is None:
             raise Unauthorized(INVALID_AUTHENTICATION_TOKEN, INVALID_TOKEN)
-        now = self._clock()
-        if now >= expires + CLOCK_SKEW:
-            raise Unauthorized(INVALID_AUTHENTICATION_TOKEN, EXPIRED)
-        if now < not_before - CLOCK_SKEW:
-            raise Unauthorized(INVALID_AUTHENTICATION_TOKEN, NOT_YET_VALID)
-        return Claims(app_id=app_id, tenant=tenant, expires_at=expires, issued_at=issued)
+        return app_id, tenant, expires, issued, not_before
 
 
 _NO_CREDENTIAL = (

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import uuid
+from functools import lru_cache
 
 
 def _b64(raw: bytes) -> str:
@@ -18,6 +19,7 @@ def new_id() -> str:
     return "AAMkA" + _b64(os.urandom(33))
 
 
+@lru_cache(maxsize=65536)  # rendered several times per item per request
 def regular_id(immutable: str, moves: int) -> str:
     """The id a client sees without `Prefer: IdType="ImmutableId"`: never the immutable one (so a client that
     forgot the header notices before the first move), and a fresh one after every move."""

@@ -84,7 +84,7 @@ def page(sandbox: Sandbox, req: Request) -> Response:
     parts = [_mailbox_list(store, index, req.base_url, selected=upn)]
     if upn is None and not shown and store.mailboxes:
         parts.append('<p class="muted">Choose a mailbox above to see its items.</p>')
-    parts.extend(_mailbox(sandbox, index, m, week) for m in shown)
+    parts.extend(_mailbox(store, index, m, week) for m in shown)
     title = f"{shown[0].display_name} — exsync sandbox" if upn is not None else "exsync sandbox"
     return Response(200, _document(title, "".join(parts)), dict(HEADERS), HTML)
 
@@ -145,8 +145,7 @@ def _mailbox_list(store: Store, index: _Index, base_url: str, selected: str | No
     return intro + f"<h2>Mailboxes ({len(mailboxes):,})</h2>" + table + _more(len(mailboxes), MAILBOXES_SHOWN)
 
 
-def _mailbox(sandbox: Sandbox, index: _Index, mailbox: Mailbox, week: date) -> str:
-    store = sandbox.store
+def _mailbox(store: Store, index: _Index, mailbox: Mailbox, week: date) -> str:
     return (
         f'<h2 id="{e(mailbox.upn)}">{e(mailbox.display_name)} '
         f'<span class="muted">{e(mailbox.upn)}</span></h2>'
@@ -211,7 +210,7 @@ def _tasks(store: Store, lists: list[Item], tasks: list[Item]) -> str:
                 t.data.get("status"),
                 _due(t.data.get("dueDateTime")),
                 t.data.get("importance"),
-            )  # fmt: skip
+            )
             for t in chosen
         ]
         parts.append(
@@ -246,9 +245,9 @@ def _mail(store: Store, messages: list[Item]) -> str:
         who = sender.get("name") or sender.get("address") or ""
         if sender.get("name") and sender.get("address"):
             who = f"{sender['name']} <{sender['address']}>"
+        subject = str(message.data.get("subject") or "(no subject)")
         draft = " (draft)" if message.data.get("isDraft") else ""
-        rows.append(_row(_when(_received(message)), folders[message.parent], who,
-                         f"{message.data.get('subject') or '(no subject)'}{draft}"))  # fmt: skip
+        rows.append(_row(_when(_received(message)), folders[message.parent], who, subject + draft))
     return head + _table(("received (UTC)", "folder", "from", "subject"), rows)
 
 
