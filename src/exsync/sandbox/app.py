@@ -4,6 +4,7 @@ HTTPS server, `$batch` and an in-process client share every line of it."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter
@@ -30,6 +31,13 @@ ME_MESSAGE = "/me request is only valid with delegated authentication flow."
 # Exchange's words for its two Outlook limits (the second is not documented verbatim).
 CONCURRENCY_MESSAGE = "Application is over its MailboxConcurrency limit."
 RATE_MESSAGE = "Application is over its MailboxRequestRate limit."
+LOG = logging.getLogger("exsync.sandbox")
+
+
+def internal_error() -> GraphError:
+    """Exchange's answer when the service itself fails: what a handler's unexpected exception becomes."""
+    message = "An internal server error occurred. The operation failed."
+    return GraphError(500, "ErrorInternalServerError", message)
 
 
 @dataclass
@@ -144,6 +152,13 @@ class Sandbox:
             self.limits.leave(ticket.slot)
 
     def handle(self, req: Request, ticket: Ticket | None = None) -> Response:
+        try:
+            return self._handle(req, ticket)
+        except Exception:  # a Graph-shaped 500, never a dropped connection; the trace goes to the log
+            LOG.exception("%s %s failed", req.method, req.path)
+            return self.error_response(internal_error(), req)
+
+    def _handle(self, req: Request, ticket: Ticket | None) -> Response:
         if req.path.startswith(GRAPH_PREFIX + "/"):
             admitted = ticket or Ticket()
             with self.store.lock:
@@ -210,6 +225,9 @@ class Sandbox:
             return self.error_response(bad_request(str(exc), getattr(exc, "code", "BadRequest")), req)
         except RecurrenceError as exc:
             return self.error_response(bad_request(str(exc), "ErrorInvalidRecurrence"), req)
+        except Exception:  # here too, so that one failing $batch sub-request fails alone
+            LOG.exception("%s %s failed", req.method, path)
+            return self.error_response(internal_error(), req)
         finally:
             if slot is not None:
                 self.limits.leave(slot)

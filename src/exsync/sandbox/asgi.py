@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from exsync.sandbox.app import Sandbox
+from exsync.sandbox.app import LOG, Sandbox, internal_error
 from exsync.sandbox.http import Request, parse_query
 
 Scope = MutableMapping[str, Any]
@@ -54,7 +54,12 @@ class AsgiApp:
             response = ticket.response or sandbox.handle(req, ticket)
         finally:
             sandbox.release(ticket)
-        payload = response.encoded()
+        try:
+            payload = response.encoded()
+        except Exception:  # an answer that cannot be encoded: Graph's 500 rather than a dropped connection
+            LOG.exception("%s %s: the answer could not be encoded", req.method, req.path)
+            response = sandbox.error_response(internal_error(), req)
+            payload = response.encoded()
         out_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.all_headers().items()]
         out_headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": out_headers})

@@ -50,9 +50,13 @@ class Request:
         if not self.body.strip():
             raise bad_request("Empty Payload. JSON content expected.")
         try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            value = json.loads(self.body)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise bad_request(f"Invalid JSON payload: {exc}.") from None
+        if b"\\u" in self.body and _unpaired_surrogate(value):
+            # "\ud800" alone parses but is no character: stored, it would break every answer showing it
+            raise bad_request("Invalid JSON payload: a string holds an unpaired surrogate (\\ud800-\\udfff).")
+        return value
 
     def json_object(self) -> dict[str, Any]:
         value = self.json()
@@ -102,6 +106,23 @@ class Response:
                 ctype = JSON_CONTENT_TYPE
             headers.setdefault("Content-Type", ctype)
         return headers
+
+
+def _unpaired_surrogate(value: Any) -> bool:
+    stack = [value]  # not recursive: the JSON may nest as deep as the parser allows
+    while stack:
+        top = stack.pop()
+        if isinstance(top, str):
+            try:
+                top.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(top, dict):
+            stack.extend(top.keys())
+            stack.extend(top.values())
+        elif isinstance(top, list):
+            stack.extend(top)
+    return False
 
 
 def parse_query(query: str) -> dict[str, str]:

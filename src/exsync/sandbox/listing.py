@@ -119,6 +119,7 @@ class Rounds:
         found = self._rounds.get(key)
         if found is None or not number.isdigit() or int(number) >= len(found.pages):
             return None
+        self._rounds.move_to_end(key)  # a round being paged through is the last to be forgotten
         return found.pages[int(number)]
 
     def clear(self) -> None:
@@ -136,6 +137,7 @@ def delta(ctx: Ctx, source: Callable[[dict[str, Any]], DeltaSource], options: di
         return Response(200, replay)
     seen: dict[str, list[Any]] = {}
     latest = False
+    state: DeltaState | None = None
     if "$deltatoken" in query:
         if query["$deltatoken"].lower() == "latest":
             latest = True
@@ -145,6 +147,8 @@ def delta(ctx: Ctx, source: Callable[[dict[str, Any]], DeltaSource], options: di
                 raise sync_state_not_found()
             options, seen = state.options, state.seen
     src = source(options)
+    if state is not None and state.scope != src.scope:  # a token of another collection
+        raise sync_state_not_found()
     select = options.get("select")
     expand = odata.parse_expand(options.get("expand"))
     check_select(src.odata_type.rsplit(".", 1)[-1], select)
@@ -185,7 +189,8 @@ def delta(ctx: Ctx, source: Callable[[dict[str, Any]], DeltaSource], options: di
             page["@odata.deltaLink"] = f"{base}?$deltatoken={new_token}"
         page["value"] = chunk
         pages.append(page)
-    rounds.add(round_key, pages)
+    if len(pages) > 1:  # a one-page round has no nextLink to replay: keep the room for rounds in progress
+        rounds.add(round_key, pages)
     return Response(200, pages[0])
 
 

@@ -28,6 +28,19 @@ NAVIGATION = frozenset(
     }
 )
 _NAVIGATION_LOWER = frozenset(n.lower() for n in NAVIGATION)
+_EXTENDED = frozenset({"singleValueExtendedProperties", "multiValueExtendedProperties"})
+# The ones each kind has (Microsoft's metadata): To Do keeps no extended properties, folders no extensions.
+KIND_NAVIGATION: dict[str, frozenset[str]] = {
+    "contact": _EXTENDED | {"extensions"},
+    "event": _EXTENDED | {"extensions", "attachments"},
+    "message": _EXTENDED | {"extensions", "attachments"},
+    "contactFolder": _EXTENDED,
+    "mailFolder": _EXTENDED,
+    "calendar": _EXTENDED,
+    "todoTask": frozenset({"attachments", "checklistItems", "extensions", "linkedResources"}),
+    "todoTaskList": frozenset({"extensions"}),
+    "linkedResource": frozenset(),
+}
 OUTLOOK_ITEMS = frozenset({"contact", "event", "message"})
 READ_ONLY = frozenset({"id", "changeKey", "createdDateTime", "lastModifiedDateTime", "@odata.etag"})
 _PROPERTY_ID = re.compile(
@@ -120,6 +133,7 @@ def merge_into(item: Item, body: Mapping[str, Any], *, extra: frozenset[str] = f
     """A client's create/update JSON merged into the item: known properties only, read-only ones refused,
     extended properties merged by id (as Exchange keeps them)."""
     known = DEFAULTS.get(item.kind, {})
+    navigation = KIND_NAVIGATION.get(item.kind, NAVIGATION)
     for key, value in body.items():
         if key.startswith("@odata.") or "@odata." in key:
             continue
@@ -127,9 +141,9 @@ def merge_into(item: Item, body: Mapping[str, Any], *, extra: frozenset[str] = f
             if key == "id" or key == "changeKey":
                 continue  # clients echo them back; Graph ignores them
             raise bad_request(f"The property '{key}' is read-only and cannot be set.")
-        if key == "singleValueExtendedProperties":
+        if key == "singleValueExtendedProperties" and key in navigation:
             item.data[key] = merge_extended(item.data.get(key, []), value)
-        elif key in known or key in extra or key in NAVIGATION:
+        elif key in known or key in extra or key in navigation:
             item.data[key] = copy.deepcopy(value)
         else:
             raise GraphError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,7 +87,7 @@ class Store:
         self.seq = 0
         self.meta: dict[str, Any] = {}
         self.deltas: dict[str, DeltaState] = {}
-        self._dirty: set[str] = set()
+        self._dirty: dict[str, None] = {}  # ordered: new rows go to the file in the order items were added
         self._dirty_mailboxes: set[str] = set()
         self._dirty_deltas: set[str] = set()
         self._db: sqlite3.Connection | None = None
@@ -125,18 +125,18 @@ class Store:
         self.items[item.id] = item
         self._children.setdefault(item.parent, {})[item.id] = None
         self._aliases[item.alias] = item.id
-        self._dirty.add(item.id)
+        self._dirty[item.id] = None
         return item
 
     def changed(self, item: Item) -> None:
         """Record an edit: a new version (so a new change key) and modification time."""
         item.version = self.next_version()
         item.modified = now_iso()
-        self._dirty.add(item.id)
+        self._dirty[item.id] = None
 
     def quietly_changed(self, item: Item) -> None:
         """Persist a change that is not a new version (sandbox-only facts)."""
-        self._dirty.add(item.id)
+        self._dirty[item.id] = None
 
     def move(self, item: Item, parent: str) -> None:
         self._children.get(item.parent, {}).pop(item.id, None)
@@ -154,7 +154,7 @@ class Store:
         self._aliases.pop(item.alias, None)
         self._children.get(item.parent, {}).pop(item.id, None)
         self._children.pop(item.id, None)
-        self._dirty.add(item.id)
+        self._dirty[item.id] = None
 
     def get(self, key: str) -> Item | None:
         """By immutable or regular id."""
@@ -196,11 +196,11 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         for table in ("items", "mailboxes", "deltas", "meta"):
             self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
-        for (body,) in self._db.execute("SELECT body FROM mailboxes"):
+        for (body,) in self._db.execute("SELECT body FROM mailboxes ORDER BY rowid"):
             mailbox = Mailbox(**json.loads(body))
             self.mailboxes[mailbox.id] = mailbox
             self._by_upn[mailbox.upn.lower()] = mailbox.id
-        for (body,) in self._db.execute("SELECT body FROM items"):
+        for (body,) in self._db.execute("SELECT body FROM items ORDER BY rowid"):  # the order they came in
             item = Item(**json.loads(body))
             self.items[item.id] = item
             self._children.setdefault(item.parent, {})[item.id] = None
@@ -242,11 +242,13 @@ class Store:
         self._dirty_deltas.clear()
 
     @staticmethod
-    def _write(db: sqlite3.Connection, table: str, keys: set[str], source: dict[str, Any]) -> None:
+    def _write(db: sqlite3.Connection, table: str, keys: Collection[str], source: dict[str, Any]) -> None:
         rows = [(key, json.dumps(asdict(source[key]))) for key in keys if key in source]
         gone = [(key,) for key in keys if key not in source]
         if rows:
-            db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)", rows)  # noqa: S608 - fixed names
+            # An upsert keeps a changed row's rowid (REPLACE would move it last): the order survives a restart
+            upsert = f"INSERT INTO {table} VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body"  # noqa: S608
+            db.executemany(upsert, rows)
         if gone:
             db.executemany(f"DELETE FROM {table} WHERE id = ?", gone)  # noqa: S608 - fixed names
 

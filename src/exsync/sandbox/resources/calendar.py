@@ -398,9 +398,9 @@ def calendar_view_delta(ctx: Ctx) -> Response:
     calendar = _calendar(ctx)
 
     def source(options: dict[str, Any]) -> DeltaSource:
-        lo, hi = (datetime.fromisoformat(t) for t in options["window"])
-
-        def entries(_: dict[str, Any]) -> list[Entry]:
+        def entries(options: dict[str, Any]) -> list[Entry]:
+            # read here, not in source(): a token of another collection has no window and meets a 410 first
+            lo, hi = (datetime.fromisoformat(t) for t in options["window"])
             out: list[Entry] = []
             for target in events.calendar_view(ctx.store, calendar, lo, hi):
                 if isinstance(target, Instance):

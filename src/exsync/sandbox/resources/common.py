@@ -11,7 +11,7 @@ from exsync.sandbox.errors import bad_request, conflict
 from exsync.sandbox.http import Response
 from exsync.sandbox.ids import new_id
 from exsync.sandbox.listing import DeltaSource, Entry, collection, delta, delta_options
-from exsync.sandbox.render import full, merge_into
+from exsync.sandbox.render import full, json_copy, merge_into
 from exsync.sandbox.store import Item
 
 Prepare = Callable[[Ctx, Item, dict[str, Any]], None]
@@ -28,9 +28,17 @@ def create(ctx: Ctx, kind: str, parent: str, body: dict[str, Any], prepare: Prep
 
 def update(ctx: Ctx, item: Item, body: dict[str, Any], prepare: Prepare | None = None) -> Item:
     ctx.check_if_match(item)
-    merge_into(item, body)
-    if prepare is not None:
-        prepare(ctx, item, body)
+    data, hidden = json_copy(item.data), json_copy(item.hidden)
+    try:
+        merge_into(item, body)
+        if prepare is not None:
+            prepare(ctx, item, body)
+    except BaseException:  # a refused update changes nothing (merge_into and prepare write as they go)
+        item.data.clear()
+        item.data.update(data)
+        item.hidden.clear()
+        item.hidden.update(hidden)
+        raise
     ctx.store.changed(item)
     return item
 
