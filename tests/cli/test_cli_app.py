@@ -16,7 +16,7 @@ def test_only_this_versions_commands_are_registered() -> None:
     group = typer.main.get_command(app)
     commands = group.commands  # type: ignore[attr-defined]
 
-    assert set(commands) == {"sync", "profile", "resume", "conflicts", "sandbox"}
+    assert set(commands) == {"sync", "profile", "resume", "conflicts", "sandbox", "demo"}
     assert set(commands["profile"].commands) == {"list", "show", "set"}
 
 

@@ -12,6 +12,7 @@ import typer
 
 from exsync import __version__
 from exsync.cli import admin, profiles
+from exsync.cli import demo as demo_command
 from exsync.cli import sandbox as sandbox_command
 from exsync.cli import sync as sync_command
 from exsync.cli.common import FAILED, USAGE
@@ -32,6 +33,7 @@ app.add_typer(profiles.profile_app, name="profile")
 app.command("resume")(admin.resume)
 app.command("conflicts")(admin.conflicts)
 app.command("sandbox")(sandbox_command.sandbox)
+app.command("demo")(demo_command.demo)
 
 
 def _version(value: bool) -> None:

@@ -58,11 +58,12 @@ def sync(
         if out.json:
             out.document(result.as_json())
         else:
-            _show(out, result, dry_run=dry_run)
+            show_result(out, result, dry_run=dry_run)
         finish(result.exit_code)
 
 
-def _show(out: Output, result: SyncResult, *, dry_run: bool) -> None:
+def show_result(out: Output, result: SyncResult, *, dry_run: bool) -> None:
+    """The runs as a table, the failed items, the plans of a dry run."""
     if not result.runs:
         out.out.print(
             "Nothing to sync: no active profile has a part switched on (see `exsync profile list`)."

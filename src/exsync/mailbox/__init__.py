@@ -1,0 +1,1 @@
+"""The mailbox side: connectors for Microsoft 365 (Graph) mailboxes."""
