@@ -73,7 +73,7 @@ def test_a_usage_error_is_exit_2_with_a_json_document(trial: Trial) -> None:
     assert "--no-such-option" in result.json["error"]
 
 
-def test_a_mailbox_kind_this_version_cannot_reach_is_a_config_error_without_the_secret(trial: Trial) -> None:
+def test_an_unreachable_identity_platform_fails_the_pairs_without_the_secret(trial: Trial) -> None:
     secret = "s3cr3t-Do-Not-Print"
     trial.write_config(
         text="""
@@ -84,11 +84,14 @@ def test_a_mailbox_kind_this_version_cannot_reach_is_a_config_error_without_the_
         tenant = "contoso.onmicrosoft.com"
         client_id = "11111111-2222-3333-4444-555555555555"
         client_secret = { env = "EXSYNC_TEST_SECRET" }
+        login_url = "https://127.0.0.1:9"
+        graph_url = "https://127.0.0.1:9/v1.0"
         """
     )
 
     result = trial.run("sync", "--json", env={"EXSYNC_TEST_SECRET": secret})
 
-    assert result.code == 2, result
-    assert result.json["key"] == "mailbox.kind"
+    assert result.code == 1, result
+    assert {run["outcome"] for run in result.json["runs"]} <= {"failed", "skipped"}
+    assert any("127.0.0.1:9" in str(run.get("message", "")) for run in result.json["runs"]), result.json
     assert secret not in result.stdout + result.stderr

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import msal  # type: ignore[import-untyped]
 import pytest
+from sandbox_fixtures import trust
 
-from conftest import trust
 from exsync.sandbox.server import SandboxServer
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"

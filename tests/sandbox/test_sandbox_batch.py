@@ -9,7 +9,7 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conftest import Graph
+    from sandbox_fixtures import Graph
 
 JSON = {"Content-Type": "application/json"}
 IMMUTABLE = {"Prefer": 'IdType="ImmutableId"'}

@@ -11,8 +11,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 from examples import load_examples, same_shape
-
-from conftest import Graph
+from sandbox_fixtures import Graph
 
 IMMUTABLE = 'IdType="ImmutableId"'
 BERLIN = "W. Europe Standard Time"

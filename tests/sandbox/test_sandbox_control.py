@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conftest import Graph
+    from sandbox_fixtures import Graph
 
 TOKEN_FORM = {
     "grant_type": "client_credentials",

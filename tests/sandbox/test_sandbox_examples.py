@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 from examples import Example, load_examples, same_shape
-
-from conftest import Graph
+from sandbox_fixtures import Graph
 
 PAGES_OF_TWO = {"Prefer": 'IdType="ImmutableId", odata.maxpagesize=2'}  # the concept docs' page size
 WINDOW = "startDateTime=2016-12-01T00:00:00Z&endDateTime=2016-12-30T00:00:00Z"  # delta-query-events.md

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from graph_schema import GraphSchema
+from sandbox_fixtures import trust
 
-from conftest import trust
 from exsync.sandbox.server import SandboxServer
 
 if TYPE_CHECKING:
-    from conftest import Graph
+    from sandbox_fixtures import Graph
 
 ANN, BOB = "ann@firm.example", "bob@firm.example"
 SANDBOX_PATHS = (r"^/_sandbox/", r"^/[^/]+/oauth2/")

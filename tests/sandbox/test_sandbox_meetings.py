@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Graph
+from sandbox_fixtures import Graph
 
 BERLIN = "W. Europe Standard Time"
 OUTSIDER = "samanthab@contoso.onmicrosoft.com"

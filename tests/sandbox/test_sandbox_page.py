@@ -14,7 +14,8 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from conftest import Graph
+from sandbox_fixtures import Graph
+
 from exsync.sandbox.http import Request
 
 SCRIPT = "<script>alert(1)</script>"

@@ -19,7 +19,7 @@ from exsync.sandbox.server import SandboxServer
 from exsync.sandbox.store import Item
 
 if TYPE_CHECKING:
-    from conftest import Graph
+    from sandbox_fixtures import Graph
 
 KEY = "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name exsyncKey"
 WINDOW = "startDateTime=2030-01-01T00:00:00Z&endDateTime=2030-02-01T00:00:00Z"

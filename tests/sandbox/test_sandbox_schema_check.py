@@ -15,9 +15,9 @@ import httpx
 import pytest
 from examples import Example, load_examples, load_index, parse_example, same_shape
 from graph_schema import GraphSchema, SchemaViolation, wire_segments
+from sandbox_fixtures import Graph
 
 import exsync.sandbox.resources  # noqa: F401  (registers the sandbox's routes)
-from conftest import Graph
 from exsync.sandbox.router import ROUTES, Route
 
 

@@ -11,7 +11,7 @@ import pytest
 from examples import load_examples, same_shape
 
 if TYPE_CHECKING:
-    from conftest import Graph
+    from sandbox_fixtures import Graph
 
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$")
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

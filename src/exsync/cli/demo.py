@@ -33,6 +33,9 @@ data = "sandbox"
 
 [state]
 url = "sqlite:///exsync-state.db"
+
+[defaults.mail]
+direction = "off"                   # the e-mail archive comes in a later release
 """
 SIZE = {"staff": 5, "companies": 300, "people": 2000, "activities": 1000}
 
@@ -79,6 +82,7 @@ def _build(out: Output, folder: Path) -> None:
     from exsync.business.reference.generate import generate
     from exsync.business.reference.schema import create_schema
     from exsync.sandbox.app import Sandbox
+    from exsync.sandbox.server import FolderLock
 
     out.status("generating the reference database…")
     engine = create_engine(f"sqlite:///{folder / 'firm.db'}")
@@ -88,8 +92,12 @@ def _build(out: Output, folder: Path) -> None:
         emails = conn.execute(text("SELECT email FROM staff WHERE active = 1 ORDER BY id")).scalars().all()
     engine.dispose()
     out.status("creating a sandbox mailbox per staff member…")
-    sandbox = Sandbox(folder / "sandbox", users=[str(e) for e in emails if e])
-    sandbox.close()
+    lock = FolderLock(folder / "sandbox")  # nobody else may use the folder while it is made
+    lock.acquire()
+    try:
+        Sandbox(folder / "sandbox", users=[str(e) for e in emails if e]).close()
+    finally:
+        lock.release()
     (folder / "exsync.toml").write_text(CONFIG, encoding="utf-8")
     (folder / MARKER).write_text("made by exsync demo\n", encoding="utf-8")
     out.out.print(

@@ -61,6 +61,9 @@ class Changes:
     removed: Sequence[str] = ()
     token: str | None = None  # to save once the whole round is applied
     full: bool = True
+    # A full listing of a folder or list that took the place of a vanished one (rule 7): the linked items
+    # it lacks were lost with the old one, not deleted by a user, and are re-created from the other side.
+    replaced: bool = False
 
 
 @dataclass(frozen=True, slots=True)

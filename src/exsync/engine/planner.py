@@ -201,7 +201,8 @@ def plan(part: str, policy: Policy, links: Mapping[str, Link], views: Mapping[Si
         result.sizes[side] = max(linked, len(view.listed) if view.full else linked)
         # Suddenly empty (rule 10): a full listing with nothing in it, or a delta that lists nothing
         # and reports every linked item removed (a folder emptied, a filter that matches nothing).
-        if linked >= 10 and not view.listed and (view.full or ids <= set(view.removed)):
+        # Not a folder that replaced a vanished one: what it lacks is re-created, nothing deleted (rule 7).
+        if linked >= 10 and not view.listed and not view.replaced and (view.full or ids <= set(view.removed)):
             result.looks_empty.append(side)
 
     by_mailbox = index(links, Side.MAILBOX)
@@ -514,6 +515,8 @@ def decide(part: str, policy: Policy, link: Link, b: SideState, m: SideState) ->
         )
     if b.removed and m.removed:
         return Op("forget", "deleted on both sides", link, None)
+    if Status.LOST in (b.status, m.status):
+        return _lost(part, policy, link, b, m)
     if b.removed:
         return _business_removed(part, policy, link, b, m)
     if m.removed:
@@ -578,6 +581,26 @@ def _business_out(policy: Policy, link: Link, b: SideState, m: SideState) -> Op 
 
 def _sources(b: SideState, m: SideState) -> dict[Side, Record]:
     return {s: st.record for s, st in ((Side.BUSINESS, b), (Side.MAILBOX, m)) if st.record is not None}
+
+
+def _lost(part: str, policy: Policy, link: Link, b: SideState, m: SideState) -> Op:
+    """An item lost with its vanished folder or list (rule 7): re-created there from the other side,
+    never taken for a user's delete (so never a delete on the other side either)."""
+    side = Side.BUSINESS if b.status is Status.LOST else Side.MAILBOX
+    source = (m if side is Side.BUSINESS else b).record
+    if policy.direction.writes(side) and source is not None:
+        why = f"lost with its vanished {side.value} folder: re-created there"
+        return create(part, side, source, link, why)
+    if side is Side.MAILBOX:
+        after = replace(link, mailbox_id=None, mailbox_version="", removed_in_mailbox=True)
+    else:
+        after = replace(link, business_id=None, business_version="", removed_in_business=True)
+    return Op(
+        f"mark removed in {side.value}",
+        f"lost with its vanished {side.value} folder; {policy.direction.name} does not write there",
+        link,
+        after,
+    )
 
 
 def _business_removed(part: str, policy: Policy, link: Link, b: SideState, m: SideState) -> Op | None:

@@ -33,11 +33,17 @@ class SideView:
     # others are a user's copies (rule 6).
     age: dict[str, int] = field(default_factory=dict)
     limits: Mapping[str, int] = field(default_factory=lambda: NO_LIMITS)  # the side's capacity: see ``read``
+    replaced: bool = False  # the listing's folder replaced a vanished one: what it lacks is LOST, not GONE
 
     @classmethod
     def of(cls, side: Side, changes: Changes, limits: Mapping[str, int] = NO_LIMITS) -> SideView:
         return cls(
-            side, changes.full, {e.id: e for e in changes.entries}, set(changes.removed), limits=limits
+            side,
+            changes.full,
+            {e.id: e for e in changes.entries},
+            set(changes.removed),
+            limits=limits,
+            replaced=changes.replaced,
         )
 
     def add(self, records: dict[str, Record], asked: set[str]) -> None:
@@ -50,6 +56,7 @@ class Status(Enum):
     SAME = "same"  # a new version with the same projection (bookkeeping only)
     CHANGED = "changed"
     GONE = "gone"  # deleted (hard)
+    LOST = "lost with its folder"  # gone with a vanished folder or list (rule 7): never a user's delete
     DELETED = "soft-deleted"
     OUT = "out of scope"
     WINDOW = "outside the window"
@@ -75,7 +82,7 @@ class SideState:
 
     @property
     def removed(self) -> bool:
-        return self.status in (Status.GONE, Status.DELETED, Status.MISSING)
+        return self.status in (Status.GONE, Status.LOST, Status.DELETED, Status.MISSING)
 
     def fit(self, patch: Fields, now: Fields, agreed: Fields, writable: bool) -> Fields:
         """The patch this side needs once its limits are taken into account.
@@ -143,7 +150,7 @@ def side_state(link: Link, view: SideView) -> SideState:
     record = view.records.get(ident)
     if record is None:
         if ident in view.fetched:
-            return SideState(Status.GONE)
+            return SideState(Status.LOST if view.replaced else Status.GONE)
         return SideState(Status.UNCHANGED, version=recorded_version(link, view.side), limits=view.limits)
     if record.scope is not Scope.IN:
         return SideState(_SCOPES[record.scope], record, record.version)

@@ -16,7 +16,7 @@ from typing import Any
 from exsync.sandbox import odata
 from exsync.sandbox.context import Ctx
 from exsync.sandbox.errors import GraphError, access_denied, bad_request, fault, throttled
-from exsync.sandbox.faults import Faults
+from exsync.sandbox.faults import Drop, DroppedConnection, Faults
 from exsync.sandbox.http import Request, Response
 from exsync.sandbox.identity import Identity, TokenError, Unauthorized, clients_from_environment
 from exsync.sandbox.limits import Key, Limits
@@ -43,12 +43,13 @@ def internal_error() -> GraphError:
 @dataclass
 class Ticket:
     """What admission decided before a request runs: answered already (no valid token), refused (over the
-    concurrency limit, or an armed fault: answered by `graph` so that it is counted), slowed, or holding
-    one of the mailbox's concurrent slots."""
+    concurrency limit, or an armed fault: answered by `graph` so that it is counted), slowed, its
+    connection to be dropped (before it runs, or after), or holding one of the mailbox's concurrent slots."""
 
     response: Response | None = None
     refusal: GraphError | None = None
     latency: float = 0.0
+    drop: Drop | None = None
     slot: Key | None = None
     app_id: str = ""
 
@@ -82,6 +83,8 @@ class Sandbox:
         self.data = data
         self.time_scale = time_scale
         self.clock = _scaled_clock(time_scale)
+        if data is not None:
+            data.mkdir(parents=True, exist_ok=True)
         self.store = Store(data / "sandbox.db" if data is not None else None)
         key = self.store.meta.get("signing_key")
         if key is None:
@@ -111,12 +114,18 @@ class Sandbox:
 
     # -- the whole request path ---------------------------------------------------------------------
     def serve(self, req: Request) -> Response:
-        """Admission, the armed latency, the answer (for in-process callers; the server awaits instead)."""
+        """Admission, the armed latency, the answer (for in-process callers; the server awaits instead). An
+        armed drop raises DroppedConnection, before the request runs or after."""
         ticket = self.admit(req)
         try:
             if ticket.latency:
                 time.sleep(ticket.latency)
-            return ticket.response or self.handle(req, ticket)
+            if ticket.drop == "before":
+                raise DroppedConnection(f"{req.method} {req.path}: the connection was dropped (armed fault)")
+            response = ticket.response or self.handle(req, ticket)
+            if ticket.drop == "after":
+                raise DroppedConnection(f"{req.method} {req.path}: the answer was lost (armed fault)")
+            return response
         finally:
             self.release(ticket)
 
@@ -143,6 +152,7 @@ class Sandbox:
         armed = self.faults.take(req.method, path, explicit=_is_batch(path))
         if armed is not None:
             ticket.latency = armed.latency
+            ticket.drop = armed.drop
             if armed.status is not None:
                 ticket.refusal = fault(armed.status, armed.retry_after)
         return ticket

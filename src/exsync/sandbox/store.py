@@ -90,6 +90,8 @@ class Store:
         self._dirty: dict[str, None] = {}  # ordered: new rows go to the file in the order items were added
         self._dirty_mailboxes: set[str] = set()
         self._dirty_deltas: set[str] = set()
+        self._by_property: dict[tuple[str, str, str], set[str]] = {}
+        self._property_keys: dict[str, set[tuple[str, str, str]]] = {}
         self._db: sqlite3.Connection | None = None
         if path is not None:
             self._open(path)
@@ -126,6 +128,7 @@ class Store:
         self._children.setdefault(item.parent, {})[item.id] = None
         self._aliases[item.alias] = item.id
         self._dirty[item.id] = None
+        self._index(item)
         return item
 
     def changed(self, item: Item) -> None:
@@ -133,10 +136,37 @@ class Store:
         item.version = self.next_version()
         item.modified = now_iso()
         self._dirty[item.id] = None
+        self._index(item)
 
     def quietly_changed(self, item: Item) -> None:
         """Persist a change that is not a new version (sandbox-only facts)."""
         self._dirty[item.id] = None
+        self._index(item)
+
+    # Items by extended property value, as Exchange indexes them: a lookup of a sync client's key
+    # (`$filter=singleValueExtendedProperties/Any(…)`) must not read the whole folder.
+    def with_property(self, owner: str, property_id: str, value: str) -> set[str]:
+        return set(self._by_property.get((owner, property_id.casefold(), value.casefold()), ()))
+
+    def _index(self, item: Item) -> None:
+        self._unindex(item.id)
+        keys = {
+            (item.owner, str(p.get("id", "")).casefold(), str(p.get("value", "")).casefold())
+            for p in item.data.get("singleValueExtendedProperties") or ()
+            if isinstance(p, dict)
+        }
+        if keys:
+            self._property_keys[item.id] = keys
+            for key in keys:
+                self._by_property.setdefault(key, set()).add(item.id)
+
+    def _unindex(self, item_id: str) -> None:
+        for key in self._property_keys.pop(item_id, ()):
+            holders = self._by_property.get(key)
+            if holders is not None:
+                holders.discard(item_id)
+                if not holders:
+                    del self._by_property[key]
 
     def move(self, item: Item, parent: str) -> None:
         self._children.get(item.parent, {}).pop(item.id, None)
@@ -155,6 +185,7 @@ class Store:
         self._children.get(item.parent, {}).pop(item.id, None)
         self._children.pop(item.id, None)
         self._dirty[item.id] = None
+        self._unindex(item.id)
 
     def get(self, key: str) -> Item | None:
         """By immutable or regular id."""
@@ -205,6 +236,7 @@ class Store:
             self.items[item.id] = item
             self._children.setdefault(item.parent, {})[item.id] = None
             self._aliases[item.alias] = item.id
+            self._index(item)
             self.seq = max(self.seq, item.version)
         for key, body in self._db.execute("SELECT id, body FROM deltas"):
             self.deltas[key] = DeltaState(**json.loads(body))

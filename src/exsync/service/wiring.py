@@ -89,12 +89,15 @@ def open_mailbox(config: Config) -> MailboxSide:
     section = config.mailbox
     if section.kind == "memory" and section.data is not None:
         return MemoryMailboxes(Path(section.data))
-    raise ConfigError(
-        f'mailbox.kind: this version of exsync cannot reach kind = "{section.kind}" mailboxes yet '
-        '(the Graph connector and the sandbox come in later releases). Fix: use kind = "memory" with '
-        'data = "mailboxes" to try exsync with file-backed mailboxes',
-        key="mailbox.kind",
-    )
+    if section.kind == "graph":
+        from exsync.mailbox.graph.side import graph_mailboxes
+
+        return graph_mailboxes(section)
+    if section.kind == "sandbox":
+        from exsync.mailbox.graph.side import sandbox_mailboxes
+
+        return sandbox_mailboxes(section)
+    raise ConfigError(f'mailbox.kind: unknown kind "{section.kind}"', key="mailbox.kind")
 
 
 def _memory_path(config: Config, raw: str) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import msal
+import msal  # type: ignore[import-untyped]
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -64,8 +64,8 @@ def load_certificate(certificate: Certificate) -> dict[str, str]:
         cert = x509.load_pem_x509_certificate(pem)
     except ValueError:
         raise ConfigError(
-            f"{key}.path: {certificate.path} holds no PEM certificate. Fix: one PEM file with the private key "
-            "and the certificate (-----BEGIN CERTIFICATE-----)",
+            f"{key}.path: {certificate.path} holds no PEM certificate. Fix: one PEM file with the private "
+            "key and the certificate (-----BEGIN CERTIFICATE-----)",
             key=f"{key}.path",
         ) from None
     try:
@@ -111,6 +111,7 @@ class MsalTokens(CachedTokenSource):
         self._login_url = login_url.rstrip("/")
         self._ca_bundle = ca_bundle
         self._app: msal.ConfidentialClientApplication | None = None
+        self._session: requests.Session | None = None
 
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is not None:
@@ -122,7 +123,7 @@ class MsalTokens(CachedTokenSource):
             credential = self._secret()
         else:
             raise ConfigError(
-                "mailbox.client_secret: no credential. Fix: add client_secret = { env = \"…\" } or "
+                'mailbox.client_secret: no credential. Fix: add client_secret = { env = "…" } or '
                 'certificate = { path = "…" }',
                 key="mailbox.client_secret",
             )
@@ -133,7 +134,7 @@ class MsalTokens(CachedTokenSource):
             session = requests.Session()
             session.verify = str(self._ca_bundle)
             session.trust_env = False
-            options["http_client"] = session
+            options["http_client"] = self._session = session
         self._app = msal.ConfidentialClientApplication(
             self.client_id,
             client_credential=credential,
@@ -151,16 +152,22 @@ class MsalTokens(CachedTokenSource):
             app.remove_tokens_for_client()  # asked for a token: ours is ending or was refused
             result = app.acquire_token_for_client(scopes=[self.scope])
         except requests.RequestException as exc:
-            raise Unavailable(f"sign-in for {where}: the identity platform could not be reached "
-                              f"({type(exc).__name__})") from None
+            raise Unavailable(
+                f"sign-in for {where}: the identity platform could not be reached ({type(exc).__name__})"
+            ) from None
         except ValueError as exc:  # MSAL: the authority could not be discovered
             raise AuthFailed(f"sign-in for {where}: {self._scrub(str(exc))}") from None
         if "access_token" not in result:
+            self._app = None  # the next sign-in reads the credential again (it may have been rotated)
             error = result.get("error", "unknown_error")
             description = str(result.get("error_description", "")).splitlines()[0:1]
             detail = f": {self._scrub(description[0])}" if description else ""
             raise AuthFailed(f"sign-in for {where} refused ({error}){detail}")
         return str(result["access_token"]), float(result.get("expires_in", 3599))
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
 
     def _scrub(self, text: str) -> str:
         if self._secret is not None:

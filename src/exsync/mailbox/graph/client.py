@@ -46,6 +46,8 @@ class SubRequest:
 
 @dataclass(frozen=True)
 class GraphResponse:
+    """An answer, of a request or a `$batch` sub-request; header names lower-cased."""
+
     status: int
     body: Any  # parsed JSON, None, or bytes for raw content
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -115,10 +117,9 @@ class GraphClient:
         while True:
             response = self._send("GET", url, prefer=prefer)
             if response.status >= 400:
-                error = self.error_for(response, f"delta round of {path}")
                 if response.status == 410 or _code(response).lower() in EXPIRED_DELTA_CODES:
-                    raise TokenExpired(f"delta round of {path}: Graph no longer knows the delta link") from None
-                raise error
+                    raise TokenExpired(f"delta round of {path}: Graph no longer knows the delta link")
+                raise self.error_for(response, f"delta round of {path}")
             page = response.body if isinstance(response.body, dict) else {}
             for item in page.get("value", []):
                 if "@removed" in item:
@@ -168,7 +169,9 @@ class GraphClient:
         by_id: dict[str, GraphResponse] = {}
         for answer in (response.body or {}).get("responses", []):
             headers = {str(k).lower(): str(v) for k, v in (answer.get("headers") or {}).items()}
-            by_id[str(answer.get("id"))] = GraphResponse(int(answer.get("status", 500)), answer.get("body"), headers)
+            by_id[str(answer.get("id"))] = GraphResponse(
+                int(answer.get("status", 500)), answer.get("body"), headers
+            )
         missing = GraphResponse(500, {"error": {"code": "NoAnswer", "message": "no answer in the $batch"}})
         return [by_id.get(item["id"], missing) for item in wire]
 
@@ -238,7 +241,12 @@ def _sub_request(wire_id: str, request: SubRequest) -> dict[str, Any]:
     headers = {k: v for k, v in headers.items() if k.lower() != "prefer"}
     # Sub-requests do not inherit the envelope's headers: each asks for immutable ids itself.
     headers["Prefer"] = ", ".join(p for p in (PREFER_IMMUTABLE, prefer) if p)
-    item: dict[str, Any] = {"id": wire_id, "method": request.method.upper(), "url": request.url, "headers": headers}
+    item: dict[str, Any] = {
+        "id": wire_id,
+        "method": request.method.upper(),
+        "url": request.url,
+        "headers": headers,
+    }
     if request.body is not None:
         item["body"] = request.body
         if not any(k.lower() == "content-type" for k in headers):
@@ -267,14 +275,15 @@ def _parsed(response: httpx.Response, what: str) -> Any:
     except ValueError:
         if response.status_code >= 400:  # a proxy's or gateway's page: the status says enough
             return None
-        raise Unavailable(f"{what}: Graph answered HTTP {response.status_code} with a body that is not JSON") from None
+        raise Unavailable(
+            f"{what}: Graph answered HTTP {response.status_code} with a body that is not JSON"
+        ) from None
 
 
 def _error(response: GraphResponse) -> dict[str, Any]:
     body = response.body
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return body["error"]
-    return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
 
 
 def _code(response: GraphResponse) -> str:

@@ -5,6 +5,7 @@ server offers it), the token source, at most 4 requests in flight per mailbox, a
 from __future__ import annotations
 
 import email.utils
+import logging
 import random
 import ssl
 import threading
@@ -20,6 +21,7 @@ import httpx
 
 from exsync.connector.errors import Unavailable
 
+LOG = logging.getLogger("exsync.graph")
 RETRYABLE = frozenset({429, 503, 504})
 PER_MAILBOX = 4  # Graph's Outlook limit: concurrent requests per app and mailbox
 # Methods whose repetition after a lost answer cannot do anything twice (a POST may have created).
@@ -36,6 +38,8 @@ class TokenSource(Protocol):
     def invalidate(self, token: str) -> None:
         """Graph refused ``token``: forget it, so that the next ``token()`` gets a fresh one."""
         ...
+
+    def close(self) -> None: ...
 
 
 class CachedTokenSource:
@@ -65,6 +69,9 @@ class CachedTokenSource:
             if self._token == token:  # not a token another thread has renewed already
                 self._token = None
 
+    def close(self) -> None:
+        """Nothing held here; sources with connections of their own close them."""
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -77,7 +84,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Exponential with jitter: attempt 0 waits 0.25–0.5 s, then doubles up to ``cap``."""
-        return min(self.cap, self.base * 2**attempt) * random.uniform(0.5, 1.0)
+        return min(self.cap, self.base * 2.0**attempt) * random.uniform(0.5, 1.0)
 
     def delay(self, headers: Mapping[str, str], attempt: int) -> float:
         wait = retry_after(headers.get("retry-after") or headers.get("Retry-After"))
@@ -163,17 +170,30 @@ class Transport:
         self.sleep = sleep
 
     def url(self, path_or_link: str) -> str:
-        """A path from the Graph root, or an absolute link Graph gave (which must point back at Graph:
-        the bearer token goes nowhere else)."""
+        """A path from the Graph root, or an absolute link Graph gave. A link is sent to our own Graph
+        URL whatever host it names (the bearer token goes nowhere else): a stored deltaLink outlives a
+        sandbox's port, or the move between the in-process sandbox and a sandbox server."""
         if "://" not in path_or_link:
             return self.graph_url + "/" + path_or_link.lstrip("/")
         parts = urlsplit(path_or_link)
-        if f"{parts.scheme}://{parts.netloc}".lower() != self.origin:
-            raise Unavailable(f"Graph answered with a link outside {self.origin}: {parts.scheme}://{parts.netloc}")
-        return path_or_link
+        if f"{parts.scheme}://{parts.netloc}".lower() == self.origin:
+            return path_or_link
+        version = "/" + self.graph_url.rsplit("/", 1)[-1] + "/"  # "/v1.0/"
+        _, found, rest = parts.path.partition(version)
+        if not found:
+            raise Unavailable(
+                f"Graph gave a link that is not under {version}: {parts.scheme}://{parts.netloc}"
+            )
+        return f"{self.graph_url}/{rest}" + (f"?{parts.query}" if parts.query else "")
 
     def send(
-        self, mailbox: str, method: str, url: str, headers: Mapping[str, str], content: bytes | None, what: str
+        self,
+        mailbox: str,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        what: str,
     ) -> httpx.Response:
         """The answer, once it is not 429/503/504 or their waits would exceed the policy's bound (then
         that last answer). Network errors are retried within the same bound when sending again is safe,
@@ -190,8 +210,12 @@ class Transport:
                     )
             except httpx.TransportError as exc:
                 delay = self.policy.backoff(attempt)
-                if not (method in IDEMPOTENT or isinstance(exc, NOT_SENT)) or waited + delay > self.policy.max_wait:
+                if (
+                    not (method in IDEMPOTENT or isinstance(exc, NOT_SENT))
+                    or waited + delay > self.policy.max_wait
+                ):
                     raise Unavailable(f"{what}: Graph could not be reached ({type(exc).__name__})") from None
+                LOG.debug("%s: %s, again in %.2f s", what, type(exc).__name__, delay)
             else:
                 if response.status_code == 401 and not renewed:
                     self.tokens.invalidate(token)
@@ -202,12 +226,14 @@ class Transport:
                 delay = self.policy.delay(response.headers, attempt)
                 if waited + delay > self.policy.max_wait:
                     return response
+                LOG.debug("%s: HTTP %s, again in %.2f s", what, response.status_code, delay)
             self.sleep(delay)
             waited += delay
             attempt += 1
 
     def close(self) -> None:
         self.http.close()
+        self.tokens.close()
 
 
 _shared: dict[tuple[object, ...], Transport] = {}
@@ -221,3 +247,20 @@ def shared_transport(key: tuple[object, ...], build: Callable[[], Transport]) ->
         if transport is None:
             transport = _shared[key] = build()
         return transport
+
+
+def close_transports(origin: str) -> None:
+    """Close and forget the shared transports to ``origin`` (a server about to stop: its keep-alive
+    connections would hold the stop up)."""
+    with _shared_lock:
+        closing = [transport for transport in _shared.values() if transport.graph_url.startswith(origin)]
+    for transport in closing:
+        close_transport(transport)
+
+
+def close_transport(transport: Transport) -> None:
+    """Close a transport and forget it if it is shared."""
+    with _shared_lock:
+        for key in [key for key, shared in _shared.items() if shared is transport]:
+            del _shared[key]
+    transport.close()

@@ -3,6 +3,7 @@ per-folder delta round."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -11,7 +12,7 @@ from exsync.sandbox.errors import bad_request, conflict
 from exsync.sandbox.http import Response
 from exsync.sandbox.ids import new_id
 from exsync.sandbox.listing import DeltaSource, Entry, collection, delta, delta_options
-from exsync.sandbox.render import full, json_copy, merge_into
+from exsync.sandbox.render import full, json_copy, merge_into, normal_property_id
 from exsync.sandbox.store import Item
 
 Prepare = Callable[[Ctx, Item, dict[str, Any]], None]
@@ -50,7 +51,27 @@ def delete(ctx: Ctx, item: Item) -> Response:
 
 
 def listing(ctx: Ctx, kind: str, items: Iterable[Item]) -> Response:
+    holders = _property_lookup(ctx)
+    if holders is not None:  # only the items the index names can match: render just those
+        items = (i for i in items if i.id in holders)
     return collection(ctx, kind, (full(ctx, i) for i in items))
+
+
+_PROPERTY_FILTER = re.compile(
+    r"^\s*singleValueExtendedProperties/any\(\s*(\w+)\s*:\s*\1/id\s+eq\s+'((?:[^']|'')*)'"
+    r"\s+and\s+\1/value\s+eq\s+'((?:[^']|'')*)'\s*\)\s*$",
+    re.IGNORECASE,
+)
+
+
+def _property_lookup(ctx: Ctx) -> set[str] | None:
+    """The ids an extended-property `$filter` can match, from the store's index; None for other filters.
+    The filter itself still runs on what is rendered, so the index only narrows, never decides."""
+    match = _PROPERTY_FILTER.match(ctx.req.query.get("$filter", ""))
+    if match is None:
+        return None
+    property_id, value = (g.replace("''", "'") for g in match.group(2, 3))
+    return ctx.store.with_property(ctx.mailbox.id, normal_property_id(property_id), value)
 
 
 def folder_delta(
