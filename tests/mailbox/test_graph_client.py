@@ -84,10 +84,10 @@ class Envelopes:
         self.sent: list[list[dict[str, Any]]] = []
         send = transport.send
 
-        def recording(mailbox: str, method: str, url: str, *args: Any) -> httpx.Response:
+        def recording(mailbox: str, method: str, url: str, *args: Any, **kwargs: Any) -> httpx.Response:
             if url.endswith("/$batch"):
                 self.sent.append(json.loads(args[1])["requests"])
-            return send(mailbox, method, url, *args)
+            return send(mailbox, method, url, *args, **kwargs)
 
         monkeypatch.setattr(transport, "send", recording)
 
@@ -175,6 +175,23 @@ def test_batch_of_45_in_chunks_with_throttled_sub_requests(
     assert [len(e) for e in envelopes.sent] == [20, 20, 5, 3]  # the 3 refused went again, alone
     assert stats(control)["throttled"] - throttled_before == 3
     assert len(graph_client.get_all(f"{graph_client.root}/contacts")) == 45  # nothing created twice
+
+
+def test_a_dropped_batch_of_reads_is_sent_again_a_batch_with_writes_is_not(
+    graph_client: GraphClient, control: httpx.Client
+) -> None:
+    created = graph_client.post(f"{graph_client.root}/contacts", {"givenName": "Once"})
+    read = SubRequest("1", "GET", f"{graph_client.root}/contacts/{created['id']}")
+    arm(control, drop=True, count=1, path=r"^/\$batch$")
+    (answer,) = graph_client.batch([read])  # the answer was lost: asking again is harmless
+    assert answer.status == 200 and answer.body["givenName"] == "Once"
+
+    write = SubRequest("2", "POST", f"{graph_client.root}/contacts", {"givenName": "Twice?"})
+    arm(control, drop="after", count=1, path=r"^/\$batch$")
+    with pytest.raises(Unavailable):
+        graph_client.batch([write])  # created, but its answer lost: never sent again
+    names = [c["givenName"] for c in graph_client.get_all(f"{graph_client.root}/contacts")]
+    assert sorted(names) == ["Once", "Twice?"]  # no duplicate
 
 
 def test_batch_gives_up_a_sub_request_throttled_past_the_bound(

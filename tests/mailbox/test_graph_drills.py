@@ -1,10 +1,11 @@
 """Fault drills: whole `exsync sync` runs of a generated firm (reference SQLite database, one staff member)
-into a sandbox mailbox over HTTPS, wired as a config file with `[mailbox] kind = "sandbox"` wires it, while
-about 10 % of Graph requests fail — 429 with Retry-After, 503, dropped connections (before the request ran,
-and after it ran with only the answer lost), on single requests, `$batch` sub-requests and `$batch`
-envelopes. Runs repeat until one writes nothing; with the faults cleared a last run writes nothing either.
-Then the mailbox holds exactly one item per in-scope business row (by the exsync-key property / the linked
-resource's externalId), none missing and none extra, and the business database is unchanged.
+into a sandbox mailbox over HTTPS (a config file with `[mailbox] kind = "sandbox"`, wired as the command
+line wires it), while about 10 % of Graph requests fail — 429 with Retry-After, 503, dropped connections
+(before the request ran, and after it ran with only the answer lost) — on single requests, `$batch`
+sub-requests and `$batch` envelopes. Runs repeat until one writes nothing; with the faults cleared a last
+run writes nothing either. Then the mailbox holds exactly one item per in-scope business row (by the
+exsync-key property / the linked resource's externalId), none missing and none extra, and the business
+database is unchanged.
 
 The normal suite runs a small firm; the issue's size (≈ 2,000 contacts, 500 events, 200 tasks) is marked
 `drill` and runs with `pytest -m drill tests/mailbox/test_graph_drills.py`."""

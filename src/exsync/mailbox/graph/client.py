@@ -163,7 +163,9 @@ class GraphClient:
         """One `$batch` POST; its answers in the order of ``chunk`` (wire ids are positions, so the
         callers' ids need not be unique)."""
         wire = [_sub_request(str(n), request) for n, request in enumerate(chunk)]
-        response = self._send("POST", "/$batch", body={"requests": wire})
+        # Reads only: a lost answer costs nothing to ask for again (writes are never sent twice).
+        reads_only = all(request.method.upper() == "GET" for request in chunk)
+        response = self._send("POST", "/$batch", body={"requests": wire}, resend_safe=reads_only)
         if response.status >= 400:
             raise self.error_for(response, f"$batch of {len(chunk)} requests")
         by_id: dict[str, GraphResponse] = {}
@@ -222,6 +224,7 @@ class GraphClient:
         body: Any = None,
         prefer: Sequence[str] = (),
         if_match: str | None = None,
+        resend_safe: bool = False,
     ) -> GraphResponse:
         headers = {"Prefer": ", ".join((PREFER_IMMUTABLE, *prefer)), "Accept": "application/json"}
         content = None
@@ -231,7 +234,9 @@ class GraphClient:
         if if_match is not None:
             headers["If-Match"] = if_match
         what = f"{method} {_plain(path)}"
-        response = self.transport.send(self.mailbox, method, self.transport.url(path), headers, content, what)
+        response = self.transport.send(
+            self.mailbox, method, self.transport.url(path), headers, content, what, resend_safe=resend_safe
+        )
         return GraphResponse(response.status_code, _parsed(response, what), dict(response.headers))
 
 

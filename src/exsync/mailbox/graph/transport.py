@@ -194,6 +194,8 @@ class Transport:
         headers: Mapping[str, str],
         content: bytes | None,
         what: str,
+        *,
+        resend_safe: bool = False,  # a POST that changes nothing (a $batch of GETs) may go again
     ) -> httpx.Response:
         """The answer, once it is not 429/503/504 or their waits would exceed the policy's bound (then
         that last answer). Network errors are retried within the same bound when sending again is safe,
@@ -211,7 +213,7 @@ class Transport:
             except httpx.TransportError as exc:
                 delay = self.policy.backoff(attempt)
                 if (
-                    not (method in IDEMPOTENT or isinstance(exc, NOT_SENT))
+                    not (method in IDEMPOTENT or resend_safe or isinstance(exc, NOT_SENT))
                     or waited + delay > self.policy.max_wait
                 ):
                     raise Unavailable(f"{what}: Graph could not be reached ({type(exc).__name__})") from None
