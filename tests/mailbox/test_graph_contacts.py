@@ -9,6 +9,8 @@ Graph has no way to move a contact, so a user's move in Outlook is played on the
 from __future__ import annotations
 
 import json
+import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ from exsync.mailbox.graph.contact_map import (
     version_of,
 )
 from exsync.mailbox.graph.contacts import MOVED_OUT, ContactsConnector, delta_entries
+from exsync.mailbox.graph.folders import check_due
 from exsync.model import Contact, Task
 from exsync.sandbox.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from exsync.sandbox.server import SandboxServer
@@ -41,6 +44,8 @@ from exsync.testing.memory import MemoryConnector, MemoryStore
 
 EXAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "graph" / "examples"
 FOLDER = "Firm Contacts"
+FOLDERS = "GET /users/{user-id}/contactFolders"  # routes as the sandbox counts them
+DELTA = "GET /users/{user-id}/contactFolders/{contactFolder-id}/contacts/delta"
 
 ADA = Contact(
     first_name="Ada",
@@ -283,8 +288,24 @@ class Raw:
             store.flush()
 
 
-def make_connector(client: GraphClient, **settings: Any) -> ContactsConnector:
-    return ContactsConnector(client, ContactsSettings(**settings), ProfileRow("JD", 1, client.mailbox))
+@dataclass
+class Clock:
+    """The connector's clock, moved on by hand (epoch seconds)."""
+
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_connector(client: GraphClient, clock: Clock | None = None, **settings: Any) -> ContactsConnector:
+    profile = ProfileRow("JD", 1, client.mailbox)
+    return ContactsConnector(client, ContactsSettings(**settings), profile, clock=clock or time.time)
+
+
+def requests_of(control: httpx.Client, upn: str) -> Counter[str]:
+    """The requests the sandbox has counted for mailbox ``upn``, by route."""
+    return Counter(control.get("/_sandbox/stats").json()["requests"].get(upn, {}))
 
 
 @pytest.fixture
@@ -435,8 +456,13 @@ def test_the_folder_is_created_once_and_found_again_by_id_when_renamed(
     assert [f["displayName"] for f in raw.get("/contactFolders")["value"]] == ["Renamed by the user"]
 
 
-def test_a_vanished_folder_is_replaced_and_listed_in_full(graph_client: GraphClient, raw: Raw) -> None:
-    connector = make_connector(graph_client)
+def test_a_vanished_folder_is_replaced_and_listed_in_full(
+    graph_client: GraphClient, raw: Raw, control: httpx.Client
+) -> None:
+    """Deleted outright, the folder is noticed at once, though its check is not due: its delta link
+    answers 404, and only then are the folders listed."""
+    clock = Clock()
+    connector = make_connector(graph_client, clock)
     for n in (1, 2):
         written(connector.apply([Create(ADA, f"contacts:people:{n}")]))
     token = full_token(connector)
@@ -444,14 +470,72 @@ def test_a_vanished_folder_is_replaced_and_listed_in_full(graph_client: GraphCli
     assert old is not None
     raw.delete(f"/contactFolders/{old['id']}")
 
-    listing = make_connector(graph_client).changes(token)
+    before = requests_of(control, graph_client.mailbox)
+    listing = make_connector(graph_client, clock).changes(token)
     assert (listing.full, listing.replaced, list(listing.entries)) == (True, True, [])
+    spent = requests_of(control, graph_client.mailbox) - before
+    assert (spent[DELTA], spent[FOLDERS]) == (2, 1)  # the 404, one look for the folder, the new round
     new = raw.folder()
     assert new is not None and new["id"] != old["id"]
     assert listing.token is not None and json.loads(listing.token)["folder"] == new["id"]
     # the next listing is a delta of the new folder again
     again = make_connector(graph_client).changes(listing.token)
     assert (again.full, again.replaced, list(again.entries)) == (False, False, [])
+
+
+def test_a_no_op_listing_is_one_request_and_the_folder_is_checked_when_due(
+    graph_client: GraphClient, control: httpx.Client
+) -> None:
+    clock = Clock()
+    token = full_token(make_connector(graph_client, clock))
+
+    def spent(token: str) -> tuple[Counter[str], dict[str, Any]]:
+        before = requests_of(control, graph_client.mailbox)
+        listing = make_connector(graph_client, clock).changes(token)  # a new run: only the token remembers
+        assert listing.token is not None and not listing.full and not listing.replaced
+        return requests_of(control, graph_client.mailbox) - before, json.loads(listing.token)
+
+    clock.now += ContactsConnector.folder_check_every - 1
+    requests, later = spent(token)
+    assert requests == Counter({DELTA: 1})  # the delta round alone
+    assert later["checked"] == json.loads(token)["checked"]  # the last check is still remembered
+
+    clock.now += 1  # the check is due: the folders are listed once
+    requests, later = spent(json.dumps(later))
+    assert requests == Counter({FOLDERS: 1, DELTA: 1})
+    assert later["checked"] == clock.now
+
+    del later["checked"]  # a token from before the time was kept: due
+    assert spent(json.dumps(later))[0] == Counter({FOLDERS: 1, DELTA: 1})
+
+
+def test_the_folder_check_is_due_once_an_interval_has_passed_or_the_clock_went_back() -> None:
+    assert [check_due(100.0, now, 60.0) for now in (100.0, 159.9, 160.0, 99.0)] == [False, False, True, True]
+    assert check_due(None, 100.0, 60.0) and check_due(100.0, 100.0, 0.0)
+
+
+def test_a_folder_moved_away_is_noticed_when_its_check_falls_due(graph_client: GraphClient, raw: Raw) -> None:
+    """Moved to Deleted Items, the folder still answers its delta link: only the folder listing shows it
+    gone, so it is noticed at the next check, not before."""
+    clock = Clock()
+    connector = make_connector(graph_client, clock)
+    written(connector.apply([Create(ADA, "contacts:people:1")]))
+    token = full_token(connector)
+    old = raw.folder()
+    assert old is not None
+    raw.move(old["id"], "deleteditems")
+
+    clock.now += ContactsConnector.folder_check_every - 1
+    listing = make_connector(graph_client, clock).changes(token)
+    assert (listing.full, listing.replaced, list(listing.entries)) == (False, False, [])
+    assert listing.token is not None and raw.folder() is None  # nothing made yet
+
+    clock.now += 1
+    listing = make_connector(graph_client, clock).changes(listing.token)
+    assert (listing.full, listing.replaced, list(listing.entries)) == (True, True, [])
+    new = raw.folder()
+    assert new is not None and new["id"] != old["id"]
+    assert listing.token is not None and json.loads(listing.token)["folder"] == new["id"]
 
 
 def test_a_folder_of_that_name_is_adopted_with_what_it_holds(graph_client: GraphClient, raw: Raw) -> None:
@@ -577,6 +661,7 @@ def test_a_folder_token_is_not_a_default_folder_token(graph_client: GraphClient)
 class Pair:
     client: GraphClient
     policy: Policy = field(default_factory=lambda: Policy(direction=direction("to-mailbox")))
+    clock: Clock = field(default_factory=Clock)
     business: MemoryConnector = field(init=False)
     store: StateStore = field(init=False)
 
@@ -585,7 +670,9 @@ class Pair:
         self.store = StateStore("sqlite://")
 
     def run(self) -> RunReport:
-        mailbox = make_connector(self.client)  # a new connector per run, as the service makes them
+        mailbox = make_connector(
+            self.client, self.clock
+        )  # a new connector per run, as the service makes them
         options = RunOptions(sleep=lambda seconds: None)
         report = PairRun(
             "JD", "contacts", self.policy, self.business, mailbox, self.store, options=options
@@ -632,7 +719,8 @@ def test_rule_7_a_folder_moved_to_deleted_items_counts_as_vanished(
     graph_client: GraphClient, raw: Raw
 ) -> None:
     """Exchange moves a deleted folder, contents and all, to Deleted Items, where a GET by id still finds
-    its contacts: they are lost with it all the same, not moved out of the sync."""
+    its contacts: they are lost with it all the same (once the folder's check notices), not moved out of
+    the sync."""
     pair = Pair(graph_client)
     for n in range(2):
         pair.business.store.put(Contact(first_name=f"Person {n}"))
@@ -640,6 +728,7 @@ def test_rule_7_a_folder_moved_to_deleted_items_counts_as_vanished(
     old = raw.folder()
     assert old is not None
     raw.move(old["id"], "deleteditems")
+    pair.clock.now += ContactsConnector.folder_check_every  # the folder's check is due
 
     report = pair.run()
     assert created(report, Side.MAILBOX) == 2 and writes(report) == 2

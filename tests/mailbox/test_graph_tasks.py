@@ -6,6 +6,8 @@ life (vanished, renamed, adopted), finding our tasks after a lost state store, f
 from __future__ import annotations
 
 import json
+import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,8 @@ from services import need_service
 EXAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "graph" / "examples"
 BERLIN = LocalZone.of("Europe/Berlin")
 LIST = "Firm Tasks"
+LISTS = "GET /users/{user-id}/todo/lists"  # routes as the sandbox counts them
+DELTA = "GET /users/{user-id}/todo/lists/{todoTaskList-id}/tasks/delta"
 
 
 # -- raw HTTP: what a user's To Do app does, written from Microsoft's docs (never through the connector) -----
@@ -122,8 +126,26 @@ def profile(upn: str, zone: str = "Europe/Berlin") -> ProfileRow:
     return ProfileRow(code="JD", staff_id=1, email=upn, time_zone=zone)
 
 
-def tasks_connector(client: GraphClient, zone: str = "Europe/Berlin", name: str = LIST) -> TasksConnector:
-    return TasksConnector(client, TasksSettings(list=name), profile(client.mailbox, zone))
+@dataclass
+class Clock:
+    """The connector's clock, moved on by hand (epoch seconds)."""
+
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def tasks_connector(
+    client: GraphClient, zone: str = "Europe/Berlin", name: str = LIST, clock: Clock | None = None
+) -> TasksConnector:
+    settings, owner = TasksSettings(list=name), profile(client.mailbox, zone)
+    return TasksConnector(client, settings, owner, clock=clock or time.time)
+
+
+def requests_of(control: httpx.Client, upn: str) -> Counter[str]:
+    """The requests the sandbox has counted for mailbox ``upn``, by route."""
+    return Counter(control.get("/_sandbox/stats").json()["requests"].get(upn, {}))
 
 
 # What a user types in To Do, for the fields the conformance suite edits (canonical name -> todoTask JSON).
@@ -370,22 +392,76 @@ def vanish(raw: Raw) -> str:
     return old
 
 
-def test_a_vanished_list_is_replaced_and_listed_in_full(graph_client: GraphClient, raw: Raw) -> None:
-    connector = tasks_connector(graph_client)
+def test_a_vanished_list_is_replaced_and_listed_in_full(
+    graph_client: GraphClient, raw: Raw, control: httpx.Client
+) -> None:
+    """Deleted, the list is noticed at once, though its check is not due: its delta link answers 404, and
+    only then are the lists listed."""
+    clock = Clock()
+    connector = tasks_connector(graph_client, clock=clock)
     for n in range(3):
         written(connector.apply([Create(Task(subject=f"T{n}"), f"k:{n}")]))
     token = connector.changes(None).token
     assert token is not None
     old = vanish(raw)
-    listing = tasks_connector(graph_client).changes(token)
-    assert listing.full, "a vanished list is a full listing, never a delta of deletions"
+    before = requests_of(control, graph_client.mailbox)
+    listing = tasks_connector(graph_client, clock=clock).changes(token)
+    assert listing.full and listing.replaced, "a vanished list is a full listing, never a delta of deletions"
     assert (list(listing.entries), list(listing.removed)) == ([], [])
+    spent = requests_of(control, graph_client.mailbox) - before
+    assert (spent[DELTA], spent[LISTS]) == (2, 1)  # the 404, one look for the list, the new round
     new = json.loads(listing.token or "{}")["list"]
     assert new != old and raw.list_id() == new
     # the next write goes to the new list
     connector = tasks_connector(graph_client)
     w = written(connector.apply([Create(Task(subject="Again"), "k:0")]))
     assert [e.id for e in connector.changes(listing.token).entries] == [w.id]
+
+
+def test_a_no_op_listing_is_one_request_and_the_list_is_checked_when_due(
+    graph_client: GraphClient, control: httpx.Client
+) -> None:
+    clock = Clock()
+    token = tasks_connector(graph_client, clock=clock).changes(None).token
+    assert token is not None
+
+    def spent(token: str) -> tuple[Counter[str], dict[str, Any]]:
+        before = requests_of(control, graph_client.mailbox)
+        listing = tasks_connector(graph_client, clock=clock).changes(token)  # a new run: the token remembers
+        assert listing.token is not None and not listing.full and not listing.replaced
+        return requests_of(control, graph_client.mailbox) - before, json.loads(listing.token)
+
+    clock.now += TasksConnector.folder_check_every - 1
+    requests, later = spent(token)
+    assert requests == Counter({DELTA: 1})  # the delta round alone
+    assert later["checked"] == json.loads(token)["checked"]  # the last check is still remembered
+
+    clock.now += 1  # the check is due: the lists are listed once
+    requests, later = spent(json.dumps(later))
+    assert requests == Counter({LISTS: 1, DELTA: 1})
+    assert later["checked"] == clock.now
+
+    del later["checked"]  # a token from before the time was kept: due
+    assert spent(json.dumps(later))[0] == Counter({LISTS: 1, DELTA: 1})
+
+
+def test_a_due_check_notices_a_vanished_list_before_its_delta_link_is_tried(
+    graph_client: GraphClient, raw: Raw, control: httpx.Client
+) -> None:
+    """To Do keeps no deleted lists, so a list that vanished always answers 404 on its delta link; once its
+    check is due, though, the listing of lists notices it first."""
+    clock = Clock()
+    token = tasks_connector(graph_client, clock=clock).changes(None).token
+    assert token is not None
+    old = vanish(raw)
+    clock.now += TasksConnector.folder_check_every
+    before = requests_of(control, graph_client.mailbox)
+    listing = tasks_connector(graph_client, clock=clock).changes(token)
+    assert listing.full and listing.replaced
+    spent = requests_of(control, graph_client.mailbox) - before
+    assert (spent[LISTS], spent[DELTA]) == (1, 1)  # no 404: the new list's round alone
+    later = json.loads(listing.token or "{}")
+    assert later["list"] == raw.list_id() != old and later["checked"] == clock.now
 
 
 def test_a_vanished_list_adopts_one_of_that_name(graph_client: GraphClient, raw: Raw) -> None:

@@ -5,7 +5,9 @@ id the delta token carries), or with ``folder = "default"`` in the main Contacts
 carrying the category ``contacts.category`` are sync's (the category is bookkeeping: added on create, left
 out of the canonical ``categories``). A folder that vanished is replaced by one of that name, adopted or
 created, and the listing says so (``Changes.replaced``): its items were lost with it and are re-created,
-never read as deleted by the user (DESIGN.md rule 7).
+never read as deleted by the user (DESIGN.md rule 7). With a token, the folder listing that notices a
+vanished folder runs only when due (``folder_check_every``; the token remembers the last one) or when the
+delta link answers 404, so a cycle with nothing changed costs one request: the delta round.
 
 Listing: a delta round over the folder (``contactFolders/{id}/contacts/delta``, documented with ``$select``
 only, so delta entries carry no stamp); a full listing is a round from scratch plus one plain listing that
@@ -17,7 +19,8 @@ Graph properties that change are sent and what sync does not own survives (``con
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -31,6 +34,7 @@ from exsync.connector import (
     Delete,
     Deleted,
     Entry,
+    Gone,
     Outcome,
     PermissionDenied,
     Record,
@@ -62,7 +66,7 @@ from exsync.mailbox.graph.contact_map import (
     to_graph,
     version_of,
 )
-from exsync.mailbox.graph.folders import Folder, find_or_create
+from exsync.mailbox.graph.folders import Folder, check_due, checked_of, find_or_create
 from exsync.model import Contact
 from exsync.settings import ContactsSettings
 from exsync.state.records import ProfileRow
@@ -79,11 +83,21 @@ class ContactsConnector:
     side = Side.MAILBOX
     part = "contacts"
     limits: Mapping[str, int] = MappingProxyType(LIMITS)
+    # Seconds between looks for the folder in the folder listing, which alone shows one moved to Deleted Items
+    folder_check_every: float = 3600.0
 
-    def __init__(self, client: GraphClient, settings: ContactsSettings, profile: ProfileRow) -> None:
+    def __init__(
+        self,
+        client: GraphClient,
+        settings: ContactsSettings,
+        profile: ProfileRow,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client = client
         self.settings = settings
         self.profile = profile
+        self.clock = clock  # epoch seconds: when the folder was checked
         # The category marking sync's contacts in the default folder; None with a folder of our own.
         self.marker: str | None = settings.category if settings.folder == DEFAULT_FOLDER else None
         self._folder: Folder | None = None  # the synced folder, once looked up
@@ -94,17 +108,30 @@ class ContactsConnector:
 
     # -- the connector contract ----------------------------------------------------------------------
     def changes(self, token: str | None) -> Changes:
-        remembered, link = self._parse(token) if token is not None else (self._remembered, None)
+        remembered, link, checked = (
+            self._parse(token) if token is not None else (self._remembered, None, None)
+        )
         self._folders = None
-        folder = self._locate(remembered)
-        collection = self._collection(folder)
+        now = self.clock()
+        if link is None or check_due(checked, now, self.folder_check_every):
+            folder, checked = self._locate(remembered), now
+        else:
+            folder = self._locate(remembered, check=False)
         if link is not None and not folder.replaced:
             # TokenExpired passes through: the engine lists everything again
-            delta = self.client.delta(f"{collection}/delta", None, link, prefer=PREFER_PAGE)
-            entries, out = delta_entries(delta.items, None, self.marker)
-            listed = {e.id for e in entries}
-            removed = [i for i in dict.fromkeys([*delta.removed, *out]) if i not in listed]
-            return Changes(entries, removed, self._token(folder, delta), full=False)
+            try:
+                delta = self.client.delta(f"{self._collection(folder)}/delta", None, link, prefer=PREFER_PAGE)
+            except Gone:
+                # The folder was deleted outright: look for it (or one to take its place) at once
+                folder, checked = self._locate(remembered), now
+                if not folder.replaced:
+                    raise
+            else:
+                entries, out = delta_entries(delta.items, None, self.marker)
+                listed = {e.id for e in entries}
+                removed = [i for i in dict.fromkeys([*delta.removed, *out]) if i not in listed]
+                return Changes(entries, removed, self._token(folder, delta, checked), full=False)
+        collection = self._collection(folder)
         fresh = self.client.delta(
             f"{collection}/delta",
             {"$select": "id,changeKey,categories"},
@@ -119,7 +146,8 @@ class ContactsConnector:
             if item.get("id") and (stamp := stamp_of(item))
         }
         entries, _ = delta_entries(fresh.items, stamps, self.marker)
-        return Changes(entries, token=self._token(folder, fresh), full=True, replaced=folder.replaced)
+        token = self._token(folder, fresh, checked)
+        return Changes(entries, token=token, full=True, replaced=folder.replaced)
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Record]:
         wanted = list(dict.fromkeys(ids))
@@ -199,14 +227,16 @@ class ContactsConnector:
         return done
 
     # -- the folder --------------------------------------------------------------------------------------
-    def _locate(self, remembered: str | None) -> Folder:
-        """The synced folder, looked up afresh (a listing happens once per run); the main Contacts folder is
-        ``Folder("default")``."""
+    def _locate(self, remembered: str | None, *, check: bool = True) -> Folder:
+        """The synced folder: looked up afresh in the folder listing, or with ``check=False`` taken to be the
+        ``remembered`` one (no request); the main Contacts folder is ``Folder("default")``."""
         if self.marker is not None:
             return Folder(DEFAULT_FOLDER)
-        folder = find_or_create(
-            self.client, f"{self.client.root}/contactFolders", "displayName", self.settings.folder, remembered
-        )
+        if check or remembered is None:
+            folders = f"{self.client.root}/contactFolders"
+            folder = find_or_create(self.client, folders, "displayName", self.settings.folder, remembered)
+        else:
+            folder = Folder(remembered)
         if folder.replaced and remembered is not None:
             self._lost.add(remembered)
         self._folder, self._remembered = folder, folder.id
@@ -234,21 +264,24 @@ class ContactsConnector:
         return self._default_id
 
     # -- reading -----------------------------------------------------------------------------------------
-    def _parse(self, token: str) -> tuple[str | None, str]:
+    def _parse(self, token: str) -> tuple[str | None, str, float | None]:
+        """The token's folder (None: the main Contacts folder), delta link, and when the folder was last
+        checked (None: never, as in tokens from before the time was kept)."""
         try:
             data = json.loads(token)
-            folder, link = data["folder"], data["link"]
-        except (ValueError, TypeError, KeyError):
+            folder, link, checked = data["folder"], data["link"], checked_of(data.get("checked"))
+        except (ValueError, TypeError, KeyError, AttributeError):
             raise TokenExpired("not a delta token of the contacts part") from None
         if not isinstance(link, str) or not isinstance(folder, str):
             raise TokenExpired("not a delta token of the contacts part")
         if (folder == DEFAULT_FOLDER) != (self.marker is not None):
             raise TokenExpired("a delta token of another contacts folder")
         self._remembered = None if folder == DEFAULT_FOLDER else folder
-        return self._remembered, link
+        return self._remembered, link, checked
 
-    def _token(self, folder: Folder, delta: DeltaRound) -> str:
-        return json.dumps({"folder": folder.id, "link": delta.link}, separators=(",", ":"))
+    def _token(self, folder: Folder, delta: DeltaRound, checked: float | None) -> str:
+        data = {"folder": folder.id, "link": delta.link, "checked": checked}
+        return json.dumps(data, separators=(",", ":"))
 
     def _get(self, ident: str, n: int, select: Sequence[str] = ()) -> SubRequest:
         params = {"$expand": EXPAND_KEY}

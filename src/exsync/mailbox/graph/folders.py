@@ -2,7 +2,9 @@
 new one (DESIGN.md rule 7). Generic over Graph collections of folders (`contactFolders`, `todo/lists`).
 
 The remembered id is looked for in the collection's listing rather than read with a GET: Exchange moves a
-deleted folder to Deleted Items, where a GET by id still finds it, but it is no longer in the listing.
+deleted folder to Deleted Items, where a GET by id still finds it (and its delta link still answers), but it
+is no longer in the listing. That listing costs a request, so with a delta link in hand it runs only when
+due (``check_due``): a folder deleted outright is noticed at once all the same, its delta link answering 404.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ class Folder:
     # The remembered folder is gone and this one took its place (adopted by name, or created): what the old
     # one held was lost with it, never deleted by the user.
     replaced: bool = False
+
+
+def check_due(checked: float | None, now: float, every: float) -> bool:
+    """Whether the folder is to be looked for in the listing again: it never was (``checked`` None), the last
+    look is ``every`` seconds old or more, or it lies in the future (a clock set back)."""
+    return checked is None or not checked <= now < checked + every
 
 
 def find_or_create(
@@ -53,3 +61,8 @@ def _lookup(
         (i for i, n in names if n.casefold() == name.casefold()), None
     )
     return None if match is None else Folder(match, replaced=remembered is not None)
+
+
+def checked_of(value: object) -> float | None:
+    """The time of the last check as a token holds it; None (due) for anything but a number."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

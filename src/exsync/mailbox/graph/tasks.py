@@ -3,10 +3,12 @@
 - The list is found by the id its delta token carries while it is in the mailbox's lists, else by name
   (``folders.find_or_create``), else created. A list that vanished is replaced by one of that name
   (adopted or created) and answered with a full listing, never as "the user deleted everything" (DESIGN
-  rule 7). A run without a token (``--full``, a settings change) looks the list up by name again.
+  rule 7). A run without a token (``--full``, a settings change) looks the list up by name again. With a
+  token, the lists are listed only when that check is due (``folder_check_every``; the token remembers the
+  last one) or when the list's delta link answers 404: a cycle with nothing changed is one request.
 - Listing is the list's task delta (``/todo/lists/{id}/tasks/delta``, ``$expand=linkedResources`` so every
   entry carries its stamp; Microsoft documents ``$expand`` for todoTask delta): a round without a link is
-  the full listing. The token is ``{"list": id, "link": deltaLink}``.
+  the full listing. The token is ``{"list": id, "link": deltaLink, "checked": epoch seconds}``.
 - ``find`` lists the whole list with its linked resources and matches the stamps here: Microsoft documents
   no ``$filter`` on ``linkedResources`` for todoTask (the list-tasks page only says "supports some of the
   OData query parameters"), so a lambda filter is not relied on. Other lists are not searched: that would
@@ -20,7 +22,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +34,7 @@ from exsync.connector import (
     Delete,
     Deleted,
     Entry,
+    Gone,
     Outcome,
     Record,
     Rejected,
@@ -42,7 +46,7 @@ from exsync.connector import (
     Written,
 )
 from exsync.mailbox.graph.client import GraphClient, GraphResponse, SubRequest
-from exsync.mailbox.graph.folders import Folder, find_or_create
+from exsync.mailbox.graph.folders import Folder, check_due, checked_of, find_or_create
 from exsync.mailbox.graph.task_map import (
     LocalZone,
     create_body,
@@ -63,20 +67,23 @@ EXPAND = {"$expand": "linkedResources"}
 
 @dataclass(frozen=True)
 class ListToken:
-    """What a delta token remembers: the list it belongs to and where its next round starts."""
+    """What a delta token remembers: the list it belongs to, where its next round starts, and when the list
+    was last looked for among the mailbox's lists (epoch seconds; None: never)."""
 
     list: str
     link: str
+    checked: float | None = None
 
     def encode(self) -> str:
-        return json.dumps({"list": self.list, "link": self.link}, separators=(",", ":"))
+        data = {"list": self.list, "link": self.link, "checked": self.checked}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def decode(cls, token: str) -> ListToken:
         try:
             data = json.loads(token)
-            return cls(str(data["list"]), str(data["link"]))
-        except (ValueError, KeyError, TypeError):
+            return cls(str(data["list"]), str(data["link"]), checked_of(data.get("checked")))
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise TokenExpired(f"delta token {token[:40]!r} is not a To Do list token") from None
 
 
@@ -85,11 +92,22 @@ class TasksConnector:
 
     side = Side.MAILBOX
     part = "tasks"
+    # Seconds between looks for the list among the mailbox's lists (a deleted list is noticed at once anyway:
+    # its delta link answers 404)
+    folder_check_every: float = 3600.0
 
-    def __init__(self, client: GraphClient, settings: TasksSettings, profile: ProfileRow) -> None:
+    def __init__(
+        self,
+        client: GraphClient,
+        settings: TasksSettings,
+        profile: ProfileRow,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client = client
         self.settings = settings
         self.profile = profile
+        self.clock = clock  # epoch seconds: when the list was checked
         self.local = LocalZone.of(profile.time_zone)
         self._list_id: str | None = None  # the list in use, once known
 
@@ -115,22 +133,36 @@ class TasksConnector:
 
     # -- listing --------------------------------------------------------------------------------------
     def changes(self, token: str | None) -> Changes:
+        now = self.clock()
         if token is None:
-            return self._round(self._list(self._list_id).id, None)
+            return self._round(self._list(self._list_id).id, None, now)
         remembered = ListToken.decode(token)
-        folder = self._list(remembered.list)
-        if folder.id != remembered.list:
-            # The list vanished: list the one that took its place in full (rule 7).
-            return self._round(folder.id, None, replaced=folder.replaced)
-        return self._round(folder.id, remembered.link)
+        checked = remembered.checked
+        if check_due(checked, now, self.folder_check_every):
+            folder, checked = self._list(remembered.list), now
+        else:  # taken to be there still (no request)
+            folder = Folder(remembered.list)
+            self._list_id = folder.id
+        if folder.id == remembered.list:
+            try:
+                return self._round(folder.id, remembered.link, checked)
+            except Gone:
+                # The list was deleted outright: look for it (or one to take its place) at once
+                folder, checked = self._list(remembered.list), now
+                if folder.id == remembered.list:
+                    raise
+        # The list vanished: list the one that took its place in full (rule 7).
+        return self._round(folder.id, None, checked, replaced=folder.replaced)
 
-    def _round(self, list_id: str, link: str | None, *, replaced: bool = False) -> Changes:
+    def _round(
+        self, list_id: str, link: str | None, checked: float | None, *, replaced: bool = False
+    ) -> Changes:
         found = self.client.delta(f"{self._tasks(list_id)}/delta", EXPAND, link)
         entries: dict[str, Entry] = {}
         for data in found.items:  # a round may repeat an item: its last answer stands
             entry = entry_of(data)
             entries[entry.id] = entry
-        token = ListToken(list_id, found.link).encode()
+        token = ListToken(list_id, found.link, checked).encode()
         full = link is None
         return Changes(list(entries.values()), [] if full else found.removed, token, full, replaced=replaced)
 
