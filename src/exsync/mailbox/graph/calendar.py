@@ -83,7 +83,7 @@ from exsync.connector import (
     Written,
 )
 from exsync.mailbox.graph import event_map as em
-from exsync.mailbox.graph.client import KEY_PROPERTY, GraphClient, GraphResponse, SubRequest, _with_query
+from exsync.mailbox.graph.client import KEY_PROPERTY, GraphClient, GraphResponse, SubRequest, with_query
 from exsync.model import Event, Fields
 from exsync.model.zones import zone
 from exsync.settings import CalendarSettings
@@ -269,7 +269,7 @@ class CalendarConnector:
             )
             params = {"$filter": flt, "$select": "id,createdDateTime", "$top": PAGE}
             requests.append(
-                SubRequest(stamp, "GET", _with_query(f"{self.client.root}/events", params), headers=_READ)
+                SubRequest(stamp, "GET", with_query(f"{self.client.root}/events", params), headers=_READ)
             )
         found: dict[str, list[str]] = {}
         for stamp, response in zip(wanted, self.client.batch(requests), strict=True):
@@ -346,7 +346,7 @@ class CalendarConnector:
         return Record(ev.id, ev.version, ev.item, stamp)
 
     def _event_url(self, id: str, params: Mapping[str, str] | None = None) -> str:
-        return _with_query(f"{self.client.root}/events/{quote(id, safe='')}", params)
+        return with_query(f"{self.client.root}/events/{quote(id, safe='')}", params)
 
     def _get_many(self, ids: Iterable[str], params: Mapping[str, str]) -> dict[str, dict[str, Any] | None]:
         """Each event by id in ``$batch``es, read in UTC: its JSON, or None when it does not exist."""
@@ -371,9 +371,9 @@ class CalendarConnector:
         for id in wanted:
             lo, hi = spans[id]
             params = {"startDateTime": lo.strftime(_UTC), "endDateTime": hi.strftime(_UTC)}
-            url = _with_query(f"{self.client.root}/events/{quote(id, safe='')}/instances", params)
+            url = with_query(f"{self.client.root}/events/{quote(id, safe='')}/instances", params)
             requests.append(
-                SubRequest(id, "GET", _with_query(url, {"$select": select, "$top": PAGE}), headers=_READ)
+                SubRequest(id, "GET", with_query(url, {"$select": select, "$top": PAGE}), headers=_READ)
             )
         out: dict[str, list[dict[str, Any]]] = {}
         for id, response in zip(wanted, self.client.batch(requests), strict=True):

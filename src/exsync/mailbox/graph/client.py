@@ -74,14 +74,14 @@ class GraphClient:
     def get(
         self, path: str, params: Mapping[str, str] | None = None, *, prefer: Sequence[str] = ()
     ) -> dict[str, Any]:
-        return self._call("GET", _with_query(path, params), prefer=prefer)
+        return self._call("GET", with_query(path, params), prefer=prefer)
 
     def get_all(
         self, path: str, params: Mapping[str, str] | None = None, *, prefer: Sequence[str] = ()
     ) -> list[dict[str, Any]]:
         """Every item of a collection, following @odata.nextLink to the last page."""
         items: list[dict[str, Any]] = []
-        url: str | None = _with_query(path, params)
+        url: str | None = with_query(path, params)
         while url is not None:
             page = self._call("GET", url, prefer=prefer)
             items.extend(page.get("value", []))
@@ -113,7 +113,7 @@ class GraphClient:
         syncStateNotFound): the caller reconciles in full."""
         items: list[dict[str, Any]] = []
         removed: list[str] = []
-        url = link if link is not None else _with_query(path, params)
+        url = link if link is not None else with_query(path, params)
         while True:
             response = self._send("GET", url, prefer=prefer)
             if response.status >= 400:
@@ -259,7 +259,7 @@ def _sub_request(wire_id: str, request: SubRequest) -> dict[str, Any]:
     return item
 
 
-def _with_query(path: str, params: Mapping[str, str] | None) -> str:
+def with_query(path: str, params: Mapping[str, str] | None) -> str:
     """Percent-encoded as Graph expects (spaces as %20, never "+"; `$` of system options kept)."""
     if not params:
         return path

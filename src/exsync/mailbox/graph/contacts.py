@@ -53,7 +53,7 @@ from exsync.mailbox.graph.client import (
     GraphClient,
     GraphResponse,
     SubRequest,
-    _with_query,
+    with_query,
 )
 from exsync.mailbox.graph.contact_map import (
     EXPAND_KEY,
@@ -179,7 +179,7 @@ class ContactsConnector:
             for collection in collections
         ]
         requests = [
-            SubRequest(str(n), "GET", _with_query(collection, params))
+            SubRequest(str(n), "GET", with_query(collection, params))
             for n, (_, collection, params) in enumerate(queries)
         ]
         # stamp -> id -> (createdDateTime, arrival, record); createdDateTime has whole seconds, so a tie keeps
@@ -287,7 +287,7 @@ class ContactsConnector:
         params = {"$expand": EXPAND_KEY}
         if select:
             params["$select"] = ",".join(select)
-        return SubRequest(str(n), "GET", _with_query(f"{self.client.root}/contacts/{ident}", params))
+        return SubRequest(str(n), "GET", with_query(f"{self.client.root}/contacts/{ident}", params))
 
     def _record(self, data: Any) -> Record | None:
         """A Graph contact as a record; None when it is as good as gone (see ``_placed``)."""

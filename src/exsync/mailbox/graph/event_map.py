@@ -54,9 +54,9 @@ from typing import Any
 from dateutil.rrule import rrulestr
 
 from exsync.mailbox.graph.client import KEY_PROPERTY
-from exsync.mailbox.graph.task_map import html_text
 from exsync.model import Attendee, Event, Fields, Occurrence
 from exsync.model.hashing import digest
+from exsync.model.html import html_to_text
 from exsync.model.zones import UnknownZone, iana_to_windows, windows_to_iana, zone
 
 log = logging.getLogger(__name__)
@@ -539,7 +539,7 @@ def _text_body(data: Mapping[str, Any]) -> tuple[str, str]:
     body: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     content = str(body.get("content") or "")
     if str(body.get("contentType") or "text").casefold() == "html":
-        return html_text(content), content
+        return html_to_text(content, paragraphs=True), content
     return content, ""
 
 

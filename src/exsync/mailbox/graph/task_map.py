@@ -32,13 +32,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from html.parser import HTMLParser
 from typing import Any
 
 from pydantic import ValidationError
 
 from exsync.connector import Entry, Record, Scope
 from exsync.model import Fields, Task
+from exsync.model.html import html_to_text
 from exsync.model.zones import UnknownZone, iana_to_windows, zone
 
 APPLICATION = "exsync"  # the linkedResource's applicationName that marks our stamp
@@ -117,7 +117,7 @@ def to_task(data: Mapping[str, Any], local: LocalZone) -> Task:
     importance = str(data.get("importance") or "normal")
     return Task(
         subject=data.get("title") or "",
-        body=html_text(content) if html else content,
+        body=html_to_text(content, paragraphs=True) if html else content,
         body_html=content if html else "",
         due=due_of(data, local),
         done=data.get("status") == COMPLETED,
@@ -223,39 +223,3 @@ def _due(due: str, local: LocalZone, current: Mapping[str, Any] | None = None) -
 def _date_time(day: str, clock: str, local: LocalZone) -> dict[str, str]:
     return {"dateTime": f"{day}T{clock}:00.0000000", "timeZone": local.windows}
 
-
-# -- HTML bodies --------------------------------------------------------------------------------------------
-_BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"})
-_HIDDEN = frozenset({"script", "style", "head", "title"})
-
-
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _HIDDEN:
-            self.hidden += 1
-        elif tag in _BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _HIDDEN:
-            self.hidden = max(0, self.hidden - 1)
-        elif tag in _BLOCKS and tag != "br":
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.hidden:
-            self.parts.append(re.sub(r"\s+", " ", data))
-
-
-def html_text(html: str) -> str:
-    """The plain text of an HTML body (tasks flagged from Outlook mail have one)."""
-    parser = _Text()
-    parser.feed(html)
-    parser.close()
-    lines = (line.strip() for line in "".join(parser.parts).split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
